@@ -1,0 +1,310 @@
+"""Load a corpus folder into :class:`~rag.types.Document` values.
+
+Plain text and markdown keep the decoded file text exactly (only line endings are
+normalised to ``"\\n"``); HTML, PDF and DOCX are reduced to their visible text, with
+headings rendered as markdown ``#`` lines so later stages can see the structure.
+Whatever ``Document.text`` holds is "the text as read": every offset points into it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rag.types import Document
+
+log = logging.getLogger("rag.loaders")
+
+SUPPORTED = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
+
+# Share of control characters (other than ordinary whitespace) above which a
+# decoded "text" is taken to be binary data.
+_MAX_CONTROL_SHARE = 0.05
+_TEXT_CONTROLS = frozenset("\n\r\t\f\v")
+
+
+class CorpusError(Exception):
+    """The corpus folder is missing, not a folder, or yields no readable document."""
+
+
+class UnreadableFile(ValueError):
+    """A file that cannot be turned into text; the message is the reason."""
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _looks_binary(text: str) -> bool:
+    if not text:
+        return False
+    bad = sum(
+        1
+        for ch in text
+        if ch == "\ufffd" or (ch not in _TEXT_CONTROLS and unicodedata.category(ch) == "Cc")
+    )
+    return bad / len(text) > _MAX_CONTROL_SHARE
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode file bytes to ``(text, encoding)`` with ``"\\n"`` line endings.
+
+    Order: UTF-8 with BOM (BOM stripped), UTF-16 with BOM, strict UTF-8, strict
+    GB18030 (a superset of GBK/GB2312), then charset-normalizer's best guess.
+    Raises :class:`UnreadableFile` for binary data.
+
+    >>> decode_bytes("中文\\r\\n".encode("gbk"))
+    ('中文\\n', 'gb18030')
+    """
+    candidates: list[tuple[bytes, str, str]] = []  # (payload, codec, reported name)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates.append((data, "utf-16", "utf-16"))
+    elif b"\x00" in data:
+        raise UnreadableFile("binary data (contains NUL bytes)")
+    elif data.startswith(codecs.BOM_UTF8):
+        candidates.append((data[len(codecs.BOM_UTF8) :], "utf-8", "utf-8-sig"))
+    candidates += [(data, "utf-8", "utf-8"), (data, "gb18030", "gb18030")]
+
+    for payload, codec, label in candidates:
+        try:
+            text, name = payload.decode(codec), label
+        except UnicodeDecodeError:
+            continue
+        break
+    else:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is None:
+            raise UnreadableFile("undecodable bytes (no text encoding fits)")
+        text, name = str(best), best.encoding
+
+    if _looks_binary(text):
+        raise UnreadableFile(f"binary data (too many control characters as {name})")
+    return _normalise_newlines(text), name
+
+
+# --------------------------------------------------------------------------- formats
+
+_DROP_TAGS = ["script", "style", "noscript", "template", "head", "title"]
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "caption", "dd", "details",
+        "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
+        "header", "hgroup", "hr", "html", "li", "main", "nav", "ol", "p", "pre", "section",
+        "summary", "table", "tbody", "tfoot", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+_HEADING = re.compile(r"h([1-6])")
+_PARA, _LINE = "\x00", "\x01"  # sentinels for block and <br> breaks while walking HTML
+_CJK = "[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]"
+_CJK_WRAP = re.compile(rf"(?<={_CJK})[ \t\r\f]*\n[ \t\r\n\f]*(?={_CJK})")
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def _squeeze(line: str) -> str:
+    """Collapse HTML whitespace; a source line break between CJK characters vanishes."""
+    return _HTML_SPACE.sub(" ", _CJK_WRAP.sub("", line)).strip()
+
+
+def _decode_html(data: bytes) -> tuple[str, str]:
+    """Like :func:`decode_bytes`, but a declared ``<meta charset>`` beats the GB18030 guess."""
+    match = _META_CHARSET.search(data[:4096])
+    if match and b"\x00" not in data and not data.startswith(codecs.BOM_UTF8):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                codec = codecs.lookup(match.group(1).decode("ascii")).name
+                codec = "gb18030" if codec in {"gbk", "gb2312"} else codec  # superset
+                text = data.decode(codec)
+            except (LookupError, UnicodeDecodeError):
+                pass
+            else:
+                if not _looks_binary(text):
+                    return _normalise_newlines(text), codec
+    return decode_bytes(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML page: blocks separated by blank lines, ``<hN>`` as ``#`` lines."""
+    from bs4 import BeautifulSoup
+    from bs4.element import NavigableString, PreformattedString, Tag
+
+    soup = BeautifulSoup(markup, "html.parser")
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    parts: list[str] = []
+
+    def walk(node: Tag, pre: bool = False) -> None:
+        for child in node.children:
+            if isinstance(child, NavigableString):
+                if not isinstance(child, PreformattedString):  # comments, doctype, CDATA
+                    text = str(child).replace(_PARA, "").replace(_LINE, "")
+                    parts.append(text.replace("\n", _LINE) if pre else text)
+            elif not isinstance(child, Tag):
+                continue
+            elif child.name == "br":
+                parts.append(_LINE)
+            elif heading := _HEADING.fullmatch(child.name):
+                title = _squeeze(child.get_text())
+                if title:
+                    parts.append(f"{_PARA}{'#' * int(heading.group(1))} {title}{_PARA}")
+            elif child.name in _BLOCK_TAGS:
+                parts.append(_PARA)
+                walk(child, pre or child.name == "pre")
+                parts.append(_PARA)
+            elif child.name in ("td", "th"):
+                parts.append(" ")
+                walk(child, pre)
+                parts.append(" ")
+            else:
+                walk(child, pre)
+
+    walk(soup)
+    blocks = []
+    for block in "".join(parts).split(_PARA):
+        lines = [line for line in map(_squeeze, block.split(_LINE)) if line]
+        if lines:
+            blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _pdf_text(path: Path) -> str:
+    import pdfplumber
+
+    try:
+        with pdfplumber.open(path) as pdf:
+            pages = [page.extract_text() or "" for page in pdf.pages]
+    except Exception as exc:  # pdfminer raises many unrelated types on bad input
+        raise UnreadableFile(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
+    return _normalise_newlines("\n\n".join(pages))
+
+
+_DOCX_HEADING = re.compile(r"(?:heading|标题)\s*([1-9])", re.I)
+
+
+def _docx_text(path: Path) -> str:
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(str(path))
+        blocks: list[str] = []
+        for item in document.iter_inner_content():
+            if isinstance(item, Table):
+                for row in item.rows:
+                    cells = [c.text.strip() for c in row.cells]
+                    cells = [c for i, c in enumerate(cells) if c and c not in cells[:i]]
+                    if cells:
+                        blocks.append(" | ".join(cells))
+                continue
+            text = item.text.strip()
+            if not text:
+                continue
+            style = item.style.name if item.style is not None else ""
+            match = _DOCX_HEADING.fullmatch(style.strip())
+            blocks.append(f"{'#' * int(match.group(1))} {text}" if match else text)
+    except Exception as exc:  # bad zip, missing parts, broken XML, ...
+        raise UnreadableFile(f"corrupt or unreadable DOCX ({type(exc).__name__}: {exc})") from exc
+    return _normalise_newlines("\n\n".join(blocks))
+
+
+# --------------------------------------------------------------------------- files
+
+
+def source_name(path: Path, root: Path) -> str:
+    """``path`` relative to ``root``, with forward slashes."""
+    return path.relative_to(root).as_posix()
+
+
+def load_file(path: Path, root: Path) -> Document:
+    """Read one supported file into a Document; raise :class:`UnreadableFile` if impossible.
+
+    For PDF and DOCX the ``encoding`` field is the format name (the text is extracted,
+    not decoded).
+    """
+    path, root = Path(path), Path(root)
+    suffix = path.suffix.lower()
+    kind = SUPPORTED.get(suffix)
+    if kind is None:
+        raise UnreadableFile(f"unsupported file type {suffix or '(no extension)'!r}")
+    if kind == "pdf":
+        text, encoding = _pdf_text(path), "pdf"
+    elif kind == "docx":
+        text, encoding = _docx_text(path), "docx"
+    else:
+        data = path.read_bytes()
+        if not data:
+            raise UnreadableFile("empty file")
+        if kind == "html":
+            markup, encoding = _decode_html(data)
+            text = html_to_text(markup)
+        else:
+            text, encoding = decode_bytes(data)
+    if not text.strip():
+        raise UnreadableFile("no text (empty or whitespace only)")
+    return Document(source=source_name(path, root), text=text, encoding=encoding, kind=kind)
+
+
+def _check_root(root: Path) -> None:
+    if not root.exists():
+        raise CorpusError(f"corpus folder not found: {root}")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path is not a folder: {root}")
+
+
+def iter_corpus(root: Path) -> Iterator[Path]:
+    """Every non-hidden file under ``root`` (recursively), sorted by relative path."""
+    root = Path(root)
+    _check_root(root)  # eagerly, so a bad root fails at the call
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(folder, f) for f in files if not f.startswith(".")]
+    found = [p for p in found if p.is_file()]
+    return iter(sorted(found, key=lambda p: source_name(p, root)))
+
+
+def load_corpus(
+    root: Path | str, *, on_skip: Callable[[str, str], None] | None = None
+) -> list[Document]:
+    """Load every readable file under ``root``; warn once for (and skip) each other file.
+
+    Raises :class:`CorpusError` if ``root`` is missing, not a folder, or nothing loads.
+    """
+    root = Path(root)
+    documents: list[Document] = []
+    skipped = 0
+    for path in iter_corpus(root):
+        try:
+            documents.append(load_file(path, root))
+        except (UnreadableFile, OSError) as exc:
+            source = source_name(path, root)
+            reason = str(exc) or type(exc).__name__
+            skipped += 1
+            log.warning("skipping %s: %s", source, reason)
+            if on_skip is not None:
+                on_skip(source, reason)
+    if not documents:
+        if not skipped:
+            raise CorpusError(f"no readable documents in {root}: the folder is empty")
+        raise CorpusError(f"no readable documents in {root}: all {skipped} file(s) were skipped")
+    return documents

@@ -12,6 +12,7 @@ import sys
 import unicodedata
 from collections.abc import Sequence
 
+from index.store import IndexLoadError
 from rag.loaders import CorpusError
 
 log = logging.getLogger("rag")
@@ -67,6 +68,115 @@ def cmd_articles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _index_dir(args: argparse.Namespace):
+    from pathlib import Path
+
+    from rag.indexing import DEFAULT_INDEX_DIR
+
+    return Path(args.index_dir) if args.index_dir else DEFAULT_INDEX_DIR
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rag.indexing import build_index, report_json
+
+    bars: dict[str, tqdm] = {}
+    labels = {"read": "reading files", "fit": "learning the embedder from chunks", "embed": "embedding chunks"}
+
+    def progress(stage: str, n: int) -> None:
+        if args.json:
+            return
+        if stage not in bars:
+            for b in bars.values():
+                b.close()
+            bars[stage] = tqdm(desc=labels.get(stage, stage), unit=" files" if stage == "read" else " chunks", file=sys.stderr)
+        bars[stage].update(n)
+
+    report = build_index(
+        args.corpus_dir,
+        _index_dir(args),
+        embedder=args.embedder,
+        full=args.full,
+        chunk_size=args.chunk_size,
+        chunk_overlap=args.chunk_overlap,
+        progress=progress,
+    )
+    for b in bars.values():
+        b.close()
+    if args.json:
+        _print_json(report_json(report))
+    else:
+        print(
+            f"index {_index_dir(args)} ({report.version}): {report.chunk_count} chunks; "
+            f"added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
+            f"unchanged {report.unchanged} files; embedded {report.embedded_chunks} chunks in {report.seconds:.1f}s"
+        )
+    return 0
+
+
+def cmd_index_status(args: argparse.Namespace) -> int:
+    from index.store import IndexStore
+
+    manifest = IndexStore.read_manifest(_index_dir(args))
+    if args.json:
+        _print_json(manifest)
+        return 0
+    emb = manifest["embedder"]
+    print(f"index:      {_index_dir(args)} (format {manifest['format_version']}, built {manifest['build_time']})")
+    print(f"embedder:   {emb['name']} (dim {emb['dim']}{', offline' if emb.get('offline') else ''})")
+    print(f"contents:   {manifest['article_count']} articles, {manifest['chunk_count']} chunks, {len(manifest['sources'])} files")
+    print(f"vectors:    FAISS {manifest['vector_index']}; BM25 over jieba with {manifest['terms']} learned terms")
+    print(f"corpus:     fingerprint {manifest['corpus_fingerprint']}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from index.hybrid import HybridRetriever
+    from index.store import IndexStore
+
+    question = _question(args.question)
+    retriever = HybridRetriever(IndexStore.load(_index_dir(args)))
+    passages = retriever.search(question, k=args.k)
+    if args.json:
+        _print_json([p.to_json() for p in passages])
+        return 0
+    for n, p in enumerate(passages, 1):
+        c = p.chunk
+        print(f"{n}. {c.title}  [{c.source} {c.start}-{c.end}]  score {p.score:.4f}")
+        print(f"   {c.text[:160]}{'…' if len(c.text) > 160 else ''}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from eval.runner import format_retrieval_table, run_retrieval
+
+    out = Path(args.out) if args.out else None
+    if args.retrieval:
+        result = run_retrieval(args.dataset, _index_dir(args), out, progress=not args.json)
+        if args.json:
+            _print_json(result["groups"])
+        else:
+            print(format_retrieval_table(result))
+        return 0
+    print("error: only `rag eval --retrieval` exists so far", file=sys.stderr)
+    return 2
+
+
+MAX_QUESTION_CHARS = 1000
+
+
+def _question(q: str) -> str:
+    q = " ".join(q.split())
+    if not q:
+        raise ValueError("the question is empty")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise ValueError(f"the question is too long ({len(q)} characters; at most {MAX_QUESTION_CHARS})")
+    return q
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rag", description="Question answering over Chinese documents."
@@ -80,6 +190,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--json", action="store_true", help="print the articles as JSON")
     a.set_defaults(func=cmd_articles)
+
+    ix = sub.add_parser("index", help="build or inspect the search index").add_subparsers(dest="index_command", required=True)
+    b = ix.add_parser("build", help="build the index of a corpus folder, or update it incrementally")
+    b.add_argument("corpus_dir")
+    b.add_argument("--index-dir", help="where the index lives (default var/index)")
+    b.add_argument("--embedder", default="auto", help="auto (default), offline, or a sentence-transformers model name/path")
+    b.add_argument("--full", action="store_true", help="rebuild everything instead of updating")
+    b.add_argument("--chunk-size", type=int, default=240)
+    b.add_argument("--chunk-overlap", type=int, default=60)
+    b.add_argument("--json", action="store_true", help="print the build report as JSON")
+    b.set_defaults(func=cmd_index_build)
+    st = ix.add_parser("status", help="show what the index holds")
+    st.add_argument("--index-dir")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_index_status)
+
+    se = sub.add_parser("search", help="retrieve passages for a question")
+    se.add_argument("question")
+    se.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    se.add_argument("--index-dir")
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=cmd_search)
+
+    ev = sub.add_parser("eval", help="measure quality on an eval set")
+    ev.add_argument("--dataset", help="eval JSONL (default: the project's eval/questions.jsonl)")
+    ev.add_argument("--index-dir")
+    ev.add_argument("--out", help="folder for the report")
+    ev.add_argument("--retrieval", action="store_true", help="retrieval metrics only (recall@k, MRR, article-hit@k)")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_eval)
     return p
 
 
@@ -91,11 +231,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
-    except CorpusError as e:
+    except (CorpusError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except IndexLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     except BrokenPipeError:  # `rag articles … | head`
         sys.stderr.close()
         return 0

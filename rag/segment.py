@@ -212,7 +212,9 @@ class ArticleSegmenter:
             if by is not None:
                 if cur is not None and not cur.author:
                     cur.author = by or _name_after(lines, j)
+                    cur.body.append(i)  # the byline is text a reader can ask about
                     if not by and j is not None and len(nxt) <= 8:
+                        cur.body.append(j)
                         skip.add(j)
                 i += 1
                 continue
@@ -332,6 +334,7 @@ class ArticleSegmenter:
                         cur.author = inline[1]
                     elif P.is_group_author(after):
                         cur.author = after
+                        cur.body.append(k)  # type: ignore[arg-type]
                         skip.add(k)  # type: ignore[arg-type]
                     mode = "briefs" if kind == "brief" else "feature"
                     i = (title[-1]) + 1

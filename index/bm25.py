@@ -1,0 +1,98 @@
+"""BM25 over pre-tokenised documents, vectorised with SciPy sparse matrices.
+
+>>> bm = BM25.from_tokens([["天津", "港口"], ["社区", "党建"], ["天津", "社区"]])
+>>> [int(i) for i in bm.search(["港口"], k=2)[0]]
+[0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+
+class BM25:
+    """Okapi BM25 (k1, b) with a term × document weight matrix computed once."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self.vocab: dict[str, int] = {}
+        self.weights: sparse.csr_matrix = sparse.csr_matrix((0, 0), dtype=np.float32)  # terms × docs
+
+    @classmethod
+    def from_tokens(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
+        bm = cls(k1, b)
+        bm.index(docs)
+        return bm
+
+    def index(self, docs: Sequence[Sequence[str]]) -> None:
+        vocab: dict[str, int] = {}
+        rows, cols, vals = [], [], []
+        lengths = np.zeros(len(docs), dtype=np.float32)
+        for d, toks in enumerate(docs):
+            lengths[d] = len(toks)
+            counts: dict[int, int] = {}
+            for t in toks:
+                j = vocab.setdefault(t, len(vocab))
+                counts[j] = counts.get(j, 0) + 1
+            for j, c in counts.items():
+                rows.append(j)
+                cols.append(d)
+                vals.append(c)
+        n_docs = len(docs)
+        tf = sparse.csr_matrix((vals, (rows, cols)), shape=(len(vocab), n_docs), dtype=np.float32)
+        df = np.diff(tf.indptr).astype(np.float32)
+        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        avg = float(lengths.mean()) if n_docs else 1.0
+        norm = self.k1 * (1 - self.b + self.b * lengths / max(avg, 1e-9))
+        coo = tf.tocoo()
+        w = coo.data * (self.k1 + 1) / (coo.data + norm[coo.col])
+        w *= idf[coo.row]
+        self.weights = sparse.csr_matrix((w, (coo.row, coo.col)), shape=tf.shape, dtype=np.float32)
+        self.vocab = vocab
+
+    @property
+    def n_docs(self) -> int:
+        return self.weights.shape[1]
+
+    def scores(self, query: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document (a repeated query term counts once per occurrence)."""
+        ids = [self.vocab[t] for t in query if t in self.vocab]
+        if not ids or self.n_docs == 0:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        q = np.bincount(ids, minlength=len(self.vocab)).astype(np.float32)
+        nz = np.nonzero(q)[0]
+        return np.asarray(self.weights[nz].T @ q[nz]).ravel()
+
+    def search(self, query: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and scores of the top ``k`` documents with a positive score."""
+        s = self.scores(query)
+        if s.size == 0:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
+        k = min(k, s.size)
+        top = np.argpartition(-s, k - 1)[:k]
+        top = top[np.argsort(-s[top], kind="stable")]
+        top = top[s[top] > 0]
+        return top, s[top]
+
+    def save(self, path: Path) -> None:
+        w = self.weights
+        terms = list(self.vocab)
+        np.savez(path, data=w.data, indices=w.indices, indptr=w.indptr, shape=np.array(w.shape), k1=self.k1, b=self.b)
+        path.with_suffix(".vocab.txt").write_text("\n".join(terms), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> BM25:
+        z = np.load(path)
+        bm = cls(float(z["k1"]), float(z["b"]))
+        bm.weights = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+        text = path.with_suffix(".vocab.txt").read_text(encoding="utf-8")
+        terms = text.split("\n") if text else []
+        bm.vocab = {t: i for i, t in enumerate(terms)}
+        if len(bm.vocab) != bm.weights.shape[0]:
+            raise ValueError(f"{path.name}: vocabulary and weights disagree ({len(bm.vocab)} vs {bm.weights.shape[0]})")
+        return bm

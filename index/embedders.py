@@ -1,0 +1,197 @@
+"""Embedders: text → normalised float32 vectors.
+
+Two real implementations behind one interface:
+
+- :class:`OfflineEmbedder` needs no download: latent semantic analysis learned from the
+  corpus at build time (TF-IDF over jieba words and character bigrams, reduced by a
+  truncated SVD), persisted with the index. Words that occur in similar passages end up
+  close, which gives paraphrased questions a real semantic signal.
+- ``index.st_embedder.SentenceTransformerEmbedder`` wraps a multilingual
+  sentence-transformers model (name or local path) with its query/passage prompts.
+
+:func:`make_embedder` resolves ``auto``: the model when it can be loaded from a local path
+or the local cache, otherwise the offline embedder, deciding without touching the network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from scipy import sparse
+
+log = logging.getLogger("index.embedders")
+
+OFFLINE_NAME = "offline-lsa"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the index needs from an embedder."""
+
+    name: str
+    dim: int
+    offline: bool
+
+    def fit(self, texts: Sequence[str]) -> None:
+        """Learn from the corpus (no-op for pretrained models)."""
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def save(self, folder: Path) -> None: ...
+
+
+def _normalise(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float32)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return m / norms
+
+
+class OfflineEmbedder:
+    """Latent semantic vectors learned from the corpus itself.
+
+    >>> e = OfflineEmbedder(dim=4)
+    >>> e.fit(["天津港口岸", "天津港集装箱", "社区党建工作", "社区网格治理", "港口货物吞吐"])
+    >>> e.embed_query("天津港").shape
+    (4,)
+    """
+
+    name = OFFLINE_NAME
+    offline = True
+
+    def __init__(self, dim: int = 256, min_df: int = 1, max_features: int = 80_000) -> None:
+        self.dim = dim
+        self.min_df = min_df
+        self.max_features = max_features
+        self.vocab: dict[str, int] = {}
+        self.idf: np.ndarray | None = None
+        self.components: np.ndarray | None = None  # (n_features, dim)
+        self._tok = None
+
+    # features: jieba words plus character bigrams, so rare names still overlap
+    def use_tokenizer(self, tokenizer) -> None:
+        """Share the index's tokenizer (with its learned terms) instead of loading another."""
+        self._tok = tokenizer
+
+    def _features(self, text: str, words: Sequence[str] | None = None) -> list[str]:
+        if words is None:
+            if self._tok is None:
+                from index.text import SearchTokenizer
+
+                self._tok = SearchTokenizer()
+            words = self._tok.tokens(text)
+        chars = [c for c in text if not c.isspace()]
+        bigrams = ["#" + a + b for a, b in zip(chars, chars[1:])]
+        return list(words) + bigrams
+
+    def _tfidf(self, features: Sequence[Sequence[str]]) -> sparse.csr_matrix:
+        rows, cols, vals = [], [], []
+        for r, feats in enumerate(features):
+            counts: dict[int, int] = {}
+            for f in feats:
+                j = self.vocab.get(f)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            for j, c in counts.items():
+                rows.append(r)
+                cols.append(j)
+                vals.append(1.0 + np.log(c))
+        m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(features), len(self.vocab)), dtype=np.float32)
+        m = m.multiply(self.idf).tocsr()
+        return m
+
+    def fit(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> None:
+        features = [self._features(t, tokens[i] if tokens is not None else None) for i, t in enumerate(texts)]
+        df: dict[str, int] = {}
+        for fs in features:
+            for f in set(fs):
+                df[f] = df.get(f, 0) + 1
+        # keep the features that can carry co-occurrence: seen at least twice, most frequent first
+        kept = sorted((f for f, n in df.items() if n >= max(self.min_df, 2 if len(texts) > 50 else 1)), key=lambda f: -df[f])
+        feats = sorted(kept[: self.max_features])
+        self.vocab = {f: i for i, f in enumerate(feats)}
+        n = max(1, len(texts))
+        self.idf = np.array([np.log((1 + n) / (1 + df[f])) + 1.0 for f in feats], dtype=np.float32)
+        x = self._tfidf(features)
+        k = max(1, min(self.dim, min(x.shape) - 1))
+        if min(x.shape) <= 1:
+            self.components = np.eye(len(self.vocab), k, dtype=np.float32)
+        else:
+            from sklearn.utils.extmath import randomized_svd
+
+            _, s, vt = randomized_svd(x, n_components=k, n_iter=4, random_state=0)
+            # scale by singular values^0.5: a common LSA weighting that keeps topic strength
+            self.components = (vt.T * np.sqrt(s)).astype(np.float32)
+        self.dim = self.components.shape[1]
+
+    def _embed(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        if self.components is None:
+            raise RuntimeError("OfflineEmbedder used before fit() or load()")
+        features = [self._features(t, tokens[i] if tokens is not None else None) for i, t in enumerate(texts)]
+        return _normalise(self._tfidf(features) @ self.components)
+
+    def embed_passages(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        return self._embed(texts, tokens)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embed([text])[0]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "offline_embedder.npz", idf=self.idf, components=self.components)
+        (folder / "offline_vocab.json").write_text(json.dumps(list(self.vocab), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> OfflineEmbedder:
+        data = np.load(folder / "offline_embedder.npz")
+        feats = json.loads((folder / "offline_vocab.json").read_text(encoding="utf-8"))
+        e = cls(dim=int(data["components"].shape[1]))
+        e.vocab = {f: i for i, f in enumerate(feats)}
+        e.idf = data["idf"]
+        e.components = data["components"]
+        return e
+
+
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+
+
+def make_embedder(spec: str = "auto", *, dim: int = 256) -> Embedder:
+    """``offline``, ``auto`` (the default model if available locally, else offline), or a model name/path."""
+    if spec == "offline":
+        return OfflineEmbedder(dim=dim)
+    from index.st_embedder import SentenceTransformerEmbedder, resolve_local_model
+
+    target = DEFAULT_MODEL if spec == "auto" else spec
+    local = resolve_local_model(target)
+    if local is None:
+        if spec != "auto":
+            raise FileNotFoundError(
+                f"embedding model {spec!r} is neither a local folder nor in the local cache; "
+                "download it on a connected machine, or use --embedder offline"
+            )
+        log.info("embedder: %s is not available locally, using the offline embedder", target)
+        return OfflineEmbedder(dim=dim)
+    log.info("embedder: using %s (%s)", target, local)
+    return SentenceTransformerEmbedder(target, local_path=local)
+
+
+def load_embedder(folder: Path, name: str) -> Embedder:
+    """The embedder an index was built with."""
+    if name == OFFLINE_NAME:
+        return OfflineEmbedder.load(folder)
+    from index.st_embedder import SentenceTransformerEmbedder, resolve_local_model
+
+    local = resolve_local_model(name)
+    if local is None:
+        raise FileNotFoundError(
+            f"the index was built with the model {name!r}, which is not available locally; "
+            "rebuild with `rag index build CORPUS --embedder offline` or install the model"
+        )
+    return SentenceTransformerEmbedder(name, local_path=local)

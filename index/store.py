@@ -1,0 +1,373 @@
+"""A built index on disk: manifest, articles, chunks, vectors, BM25, embedder state.
+
+Layout of an index folder::
+
+    INDEX_DIR/CURRENT          name of the live version (replaced atomically)
+    INDEX_DIR/v-<time>-<pid>/  manifest.json, articles.jsonl, chunks.jsonl, vectors.npy,
+                               dense.faiss, bm25.npz, bm25.vocab.txt, terms.txt, embedder state
+
+A build writes a new version folder beside the live one and then swaps ``CURRENT`` with
+``os.replace``; a crash or kill in the middle leaves the previous version live and
+loadable. Updates are incremental: unchanged sources keep their chunks, vectors and
+tokens; only new or changed sources are chunked and embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.bm25 import BM25
+from index.embedders import Embedder, OfflineEmbedder, load_embedder
+from index.text import SearchTokenizer, learn_terms
+from index.vector import VectorStore
+from rag.types import Article, Chunk
+
+log = logging.getLogger("index.store")
+
+FORMAT_VERSION = 1
+_FILES = ("manifest.json", "articles.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "bm25.npz", "terms.txt")
+
+
+class IndexLoadError(RuntimeError):
+    """The index is missing, half-written, corrupt, or built for something else."""
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"rebuild it with: rag index build CORPUS_DIR --index-dir {index_dir}"
+
+
+@dataclass
+class SourceData:
+    """What one source file contributes to the index."""
+
+    fingerprint: str
+    articles: list[Article]
+    chunks: list[Chunk]
+
+
+@dataclass
+class UpdateReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    embedded_chunks: int = 0
+    chunk_count: int = 0
+    seconds: float = 0.0
+    version: str = ""
+
+
+def _article_to_row(a: Article) -> dict[str, Any]:
+    d = asdict(a)
+    d["offsets"] = list(a.offsets)
+    d["sections"] = [list(s) for s in a.sections]
+    return d
+
+
+def _article_from_row(d: dict[str, Any]) -> Article:
+    d = dict(d)
+    d["offsets"] = tuple(d["offsets"])
+    d["sections"] = tuple((int(p), str(h)) for p, h in d.get("sections", ()))
+    return Article(**d)
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _fsync_dir(folder: Path) -> None:
+    for p in folder.iterdir():
+        if p.is_file():
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+
+
+def fingerprint_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+class IndexStore:
+    """A loaded index: everything search needs, immutable once loaded.
+
+    >>> store = IndexStore.load(Path("var/index"))  # doctest: +SKIP
+    >>> store.manifest["chunk_count"]  # doctest: +SKIP
+    912
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        manifest: dict[str, Any],
+        articles: dict[str, Article],
+        chunks: list[Chunk],
+        tokens: list[list[str]],
+        vectors: np.ndarray,
+        vstore: VectorStore,
+        bm25: BM25,
+        tokenizer: SearchTokenizer,
+        embedder: Embedder,
+    ) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.articles = articles
+        self.chunks = chunks
+        self.tokens = tokens
+        self.vectors = vectors
+        self.vstore = vstore
+        self.bm25 = bm25
+        self.tokenizer = tokenizer
+        self.embedder = embedder
+
+    @property
+    def version(self) -> str:
+        return self.folder.name
+
+    # -- loading ---------------------------------------------------------------------
+    @staticmethod
+    def live_version(index_dir: Path) -> Path:
+        current = index_dir / "CURRENT"
+        if not current.is_file():
+            raise IndexLoadError(f"no index at {index_dir}; {rebuild_hint(index_dir)}")
+        name = current.read_text(encoding="utf-8").strip()
+        folder = index_dir / name
+        if not name or not folder.is_dir():
+            raise IndexLoadError(f"the index at {index_dir} points to a missing version {name!r}; {rebuild_hint(index_dir)}")
+        return folder
+
+    @classmethod
+    def read_manifest(cls, index_dir: Path) -> dict[str, Any]:
+        folder = cls.live_version(index_dir)
+        try:
+            return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise IndexLoadError(f"the index manifest at {folder} is unreadable ({e}); {rebuild_hint(index_dir)}") from e
+
+    @classmethod
+    def load(cls, index_dir: Path, *, expect_embedder: str | None = None) -> IndexStore:
+        index_dir = Path(index_dir)
+        folder = cls.live_version(index_dir)
+        manifest = cls.read_manifest(index_dir)
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexLoadError(
+                f"the index at {index_dir} has format {manifest.get('format_version')!r}, this version reads "
+                f"{FORMAT_VERSION}; {rebuild_hint(index_dir)}"
+            )
+        built_with = manifest.get("embedder", {}).get("name")
+        if expect_embedder and expect_embedder not in ("auto", built_with):
+            raise IndexLoadError(
+                f"the index at {index_dir} was built with the embedder {built_with!r}, not {expect_embedder!r}; "
+                f"{rebuild_hint(index_dir)} --embedder {expect_embedder}"
+            )
+        missing = [f for f in _FILES if not (folder / f).is_file()]
+        if missing:
+            raise IndexLoadError(f"the index at {folder} lacks {', '.join(missing)}; {rebuild_hint(index_dir)}")
+        try:
+            articles = {a.id: a for a in map(_article_from_row, _read_jsonl(folder / "articles.jsonl"))}
+            rows = _read_jsonl(folder / "chunks.jsonl")
+            tokens = [r.pop("tokens") for r in rows]
+            chunks = [Chunk(**r) for r in rows]
+            vectors = np.load(folder / "vectors.npy")
+            vstore = VectorStore.load(folder / "dense.faiss")
+            bm25 = BM25.load(folder / "bm25.npz")
+            terms = (folder / "terms.txt").read_text(encoding="utf-8").split("\n")
+            embedder = load_embedder(folder, built_with)
+        except IndexLoadError:
+            raise
+        except Exception as e:  # corrupt or truncated files: say so, never crash-loop
+            raise IndexLoadError(f"the index at {folder} is corrupt ({type(e).__name__}: {e}); {rebuild_hint(index_dir)}") from e
+        n = manifest.get("chunk_count")
+        sizes = {"chunks": len(chunks), "vectors": len(vectors), "faiss": len(vstore), "bm25": bm25.n_docs}
+        if any(v != n for v in sizes.values()):
+            raise IndexLoadError(f"the index at {folder} is inconsistent ({sizes}, manifest {n}); {rebuild_hint(index_dir)}")
+        tokenizer = SearchTokenizer(terms=[t for t in terms if t])
+        if isinstance(embedder, OfflineEmbedder):
+            embedder.use_tokenizer(tokenizer)
+        return cls(folder, manifest, articles, chunks, tokens, vectors, vstore, bm25, tokenizer, embedder)
+
+
+# -- writing ---------------------------------------------------------------------------
+def _new_version(index_dir: Path) -> Path:
+    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000}"
+    folder = index_dir / name
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _swap(index_dir: Path, folder: Path, keep: int = 2) -> None:
+    """Make ``folder`` the live version atomically; drop all but the newest ``keep`` versions."""
+    tmp = index_dir / f".CURRENT.{os.getpid()}"
+    tmp.write_text(folder.name, encoding="utf-8")
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / "CURRENT")
+    versions = sorted((p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in versions[:-keep]:
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def write_index(
+    index_dir: Path,
+    sources: Mapping[str, SourceData | None],
+    *,
+    embedder: Embedder,
+    previous: IndexStore | None,
+    refit: bool,
+    settings: Mapping[str, Any],
+    progress: Callable[[str, int], Any] | None = None,
+    hnsw_above: int = 50_000,
+) -> UpdateReport:
+    """Write a new index version from ``previous`` plus the changes in ``sources``.
+
+    ``sources`` maps every source of the new corpus to its fresh data, or to ``None`` when it
+    is unchanged since ``previous`` (its chunks, vectors and tokens are reused).
+    """
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    report = UpdateReport()
+    old_sources: dict[str, str] = previous.manifest.get("sources", {}) if previous else {}
+    for src, data in sources.items():
+        if data is None:
+            report.unchanged += 1
+        elif src in old_sources:
+            report.changed.append(src)
+        else:
+            report.added.append(src)
+    report.removed = sorted(set(old_sources) - set(sources))
+
+    # reuse what is unchanged
+    articles: list[Article] = []
+    chunks: list[Chunk] = []
+    tokens: list[list[str]] = []
+    vectors: list[np.ndarray] = []
+    fresh_chunks: list[Chunk] = []
+    fresh_at: list[int] = []
+    by_source_prev: dict[str, list[int]] = {}
+    if previous is not None:
+        for i, c in enumerate(previous.chunks):
+            by_source_prev.setdefault(c.source, []).append(i)
+
+    all_fresh_articles = [a for d in sources.values() if d for a in d.articles]
+    if refit or previous is None:
+        # learn the vocabulary (and the offline embedder) from the whole corpus
+        texts = [a.text for a in all_fresh_articles]
+        if previous is not None:
+            texts += [a.text for a in previous.articles.values() if sources.get(a.source, 0) is None]
+        terms = learn_terms(texts)
+    else:
+        terms = sorted(set(previous.tokenizer.terms) | set(learn_terms(a.text for a in all_fresh_articles)))
+    tokenizer = SearchTokenizer(terms=terms)
+    if isinstance(embedder, OfflineEmbedder):
+        embedder.use_tokenizer(tokenizer)
+    reuse_vectors = previous is not None and not refit
+
+    for src in sorted(sources):
+        data = sources[src]
+        if data is None:
+            assert previous is not None
+            articles.extend(a for a in previous.articles.values() if a.source == src)
+            for i in by_source_prev.get(src, []):
+                chunks.append(previous.chunks[i])
+                tokens.append(previous.tokens[i] if not refit else tokenizer.tokens(_index_text(previous.chunks[i])))
+                if reuse_vectors:
+                    vectors.append(previous.vectors[i])
+                else:
+                    fresh_at.append(len(chunks) - 1)
+                    fresh_chunks.append(previous.chunks[i])
+        else:
+            articles.extend(data.articles)
+            for c in data.chunks:
+                chunks.append(c)
+                tokens.append(tokenizer.tokens(_index_text(c)))
+                fresh_at.append(len(chunks) - 1)
+                fresh_chunks.append(c)
+
+    fresh_texts = [_index_text(c) for c in fresh_chunks]
+    fresh_tokens = [tokens[i] for i in fresh_at]
+    offline = isinstance(embedder, OfflineEmbedder)
+    if refit or previous is None:
+        if progress:
+            progress("fit", len(fresh_texts))
+        if offline:
+            embedder.fit(fresh_texts, tokens=fresh_tokens)
+        else:
+            embedder.fit(fresh_texts)
+    dim = embedder.dim
+    matrix = np.zeros((len(chunks), dim), dtype=np.float32)
+    fresh_set = set(fresh_at)
+    it = iter(vectors)
+    for i in range(len(chunks)):
+        if i not in fresh_set:
+            matrix[i] = next(it)
+    batch = 256
+    for s in range(0, len(fresh_chunks), batch):
+        part = fresh_chunks[s : s + batch]
+        texts = fresh_texts[s : s + len(part)]
+        if offline:
+            vecs = embedder.embed_passages(texts, tokens=fresh_tokens[s : s + len(part)])
+        else:
+            vecs = embedder.embed_passages(texts)
+        matrix[fresh_at[s : s + len(part)]] = vecs
+        if progress:
+            progress("embed", len(part))
+    report.embedded_chunks = len(fresh_chunks)
+    report.chunk_count = len(chunks)
+
+    folder = _new_version(index_dir)
+    try:
+        _write_jsonl(folder / "articles.jsonl", map(_article_to_row, articles))
+        _write_jsonl(folder / "chunks.jsonl", ({**asdict(c), "tokens": t} for c, t in zip(chunks, tokens)))
+        np.save(folder / "vectors.npy", matrix)
+        vstore = VectorStore.build(matrix, hnsw_above=hnsw_above)
+        vstore.save(folder / "dense.faiss")
+        BM25.from_tokens(tokens).save(folder / "bm25.npz")
+        (folder / "terms.txt").write_text("\n".join(tokenizer.terms), encoding="utf-8")
+        embedder.save(folder)
+        fps = {src: (d.fingerprint if d else old_sources[src]) for src, d in sources.items()}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "embedder": {"name": embedder.name, "dim": int(dim), "offline": bool(embedder.offline)},
+            "chunk_count": len(chunks),
+            "article_count": len(articles),
+            "corpus_fingerprint": hashlib.sha256(json.dumps(sorted(fps.items())).encode()).hexdigest()[:32],
+            "sources": fps,
+            "build_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "vector_index": vstore.kind,
+            "settings": dict(settings),
+            "terms": len(tokenizer.terms),
+        }
+        # the manifest goes last: a version without one is never made live
+        (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _fsync_dir(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _swap(index_dir, folder)
+    report.version = folder.name
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _index_text(c: Chunk) -> str:
+    """What is indexed for a chunk: its title and section give it context."""
+    head = c.title if not c.section else f"{c.title} {c.section}"
+    return f"{head}\n{c.text}"

@@ -1,0 +1,62 @@
+"""A FAISS store over normalised vectors: exact search when small, HNSW above a size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class VectorStore:
+    """Inner-product search over unit vectors; row i is chunk i of the index.
+
+    >>> vs = VectorStore.build(np.eye(3, dtype=np.float32))
+    >>> [int(i) for i in vs.search(np.array([0, 1, 0], dtype=np.float32), k=1)[0]]
+    [1]
+    """
+
+    def __init__(self, index, kind: str) -> None:
+        self.index = index
+        self.kind = kind
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, *, hnsw_above: int = 50_000, hnsw_m: int = 32) -> VectorStore:
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, dim = vectors.shape if vectors.ndim == 2 else (0, 1)
+        if n > hnsw_above:
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = 96
+            kind = "hnsw"
+        else:
+            index = faiss.IndexFlatIP(dim)
+            kind = "flat"
+        if n:
+            index.add(vectors)
+        return cls(index, kind)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, query: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        if len(self) == 0:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        scores, ids = self.index.search(q, min(k, len(self)))
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> VectorStore:
+        import faiss
+
+        index = faiss.read_index(str(path))
+        kind = "hnsw" if "HNSW" in type(index).__name__ else "flat"
+        return cls(index, kind)

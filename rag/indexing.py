@@ -1,0 +1,113 @@
+"""Build or update the index of a corpus folder: only new or changed files are re-read."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from index.embedders import make_embedder
+from index.store import IndexLoadError, IndexStore, SourceData, UpdateReport, fingerprint_bytes, write_index
+from rag.chunking import Chunker
+from rag.loaders import CorpusError, UnreadableFile, iter_corpus, load_file, source_name
+from rag.segment import ArticleSegmenter
+
+log = logging.getLogger("rag.indexing")
+
+DEFAULT_INDEX_DIR = Path("var/index")
+
+
+def build_index(
+    corpus_dir: str | Path,
+    index_dir: str | Path = DEFAULT_INDEX_DIR,
+    *,
+    embedder: str = "auto",
+    full: bool = False,
+    chunk_size: int = 240,
+    chunk_overlap: int = 60,
+    progress: Callable[[str, int], Any] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> UpdateReport:
+    """Index ``corpus_dir`` into ``index_dir``, incrementally when an index is already there.
+
+    A changed embedder, chunking setting or ``full=True`` rebuilds everything.
+    """
+    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    paths = list(iter_corpus(corpus_dir))  # raises CorpusError for a missing folder
+    settings = {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "text_pipeline": text_pipeline_version()}
+    where = {"corpus_dir": str(corpus_dir.resolve())}
+    previous: IndexStore | None = None
+    if not full:
+        try:
+            previous = IndexStore.load(index_dir)
+        except IndexLoadError as e:
+            if (index_dir / "CURRENT").exists():
+                log.warning("rebuilding from scratch: %s", e)
+    emb = make_embedder(embedder)
+    prev_settings = {k: v for k, v in (previous.manifest.get("settings", {}) if previous else {}).items() if k in settings}
+    if previous is not None and (prev_settings != settings or previous.embedder.name != emb.name):
+        log.info("settings or embedder changed: full rebuild")
+        previous = None
+    if previous is not None:
+        emb = previous.embedder  # keep the fitted embedder for an incremental update
+    old_fps = previous.manifest.get("sources", {}) if previous else {}
+
+    segmenter, chunker = ArticleSegmenter(), Chunker(chunk_size, chunk_overlap)
+    sources: dict[str, SourceData | None] = {}
+    for path in paths:
+        src = source_name(path, corpus_dir)
+        try:
+            fp = fingerprint_bytes(path.read_bytes())
+        except OSError as e:
+            _skip(src, str(e), on_skip)
+            continue
+        if old_fps.get(src) == fp:
+            sources[src] = None
+            continue
+        try:
+            doc = load_file(path, corpus_dir)
+        except UnreadableFile as e:
+            _skip(src, str(e), on_skip)
+            continue
+        articles = segmenter.segment(doc)
+        sources[src] = SourceData(fp, articles, chunker.chunk_all(articles))
+        if progress:
+            progress("read", 1)
+    if not sources:
+        raise CorpusError(f"no readable documents in {corpus_dir}")
+    if previous is not None and all(v is None for v in sources.values()) and set(sources) == set(old_fps):
+        report = UpdateReport(unchanged=len(sources), chunk_count=len(previous.chunks), version=previous.version)
+        return report
+    return write_index(
+        index_dir,
+        sources,
+        embedder=emb,
+        previous=previous,
+        refit=previous is None,
+        settings={**settings, **where},
+        progress=progress,
+    )
+
+
+def text_pipeline_version() -> str:
+    """A fingerprint of the code that turns files into chunks: a change re-indexes everything."""
+    import hashlib
+
+    from rag import chunking, cleaning, loaders, patterns, segment
+
+    h = hashlib.sha256()
+    for mod in (loaders, cleaning, patterns, segment, chunking):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _skip(src: str, reason: str, on_skip: Callable[[str, str], None] | None) -> None:
+    log.warning("skipping %s: %s", src, reason)
+    if on_skip:
+        on_skip(src, reason)
+
+
+def report_json(report: UpdateReport) -> dict[str, Any]:
+    return asdict(report)

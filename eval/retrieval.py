@@ -72,13 +72,26 @@ def evaluate_retrieval(
         passages = search(q.question, max(KS))
         hit_rank = next((r for r, p in enumerate(passages, 1) if passage_hits(p, gold)), None)
         art_rank = next((r for r, p in enumerate(passages, 1) if article_hits(p, gold)), None)
-        rows.append({"id": q.id, "type": q.type, "split": q.split, "paraphrased": bool(q.extra.get("paraphrased")),
-                     "rank": hit_rank, "article_rank": art_rank})
+        rows.append(
+            {
+                "id": q.id,
+                "type": q.type,
+                "split": q.split,
+                "paraphrased": bool(q.extra.get("paraphrased")),
+                "rank": hit_rank,
+                "article_rank": art_rank,
+            }
+        )
         if progress:
             progress()
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
-        for key in ("all", f"type:{r['type']}", f"split:{r['split']}", f"split:{r['split']}/type:{r['type']}"):
+        for key in (
+            "all",
+            f"type:{r['type']}",
+            f"split:{r['split']}",
+            f"split:{r['split']}/type:{r['type']}",
+        ):
             groups[key].append(r)
         if r["paraphrased"]:
             groups[f"split:{r['split']}/paraphrased"].append(r)
@@ -90,6 +103,8 @@ def summarise(rows: Sequence[dict]) -> dict:
     out: dict[str, float] = {"n": n}
     for k in KS:
         out[f"recall@{k}"] = sum(1 for r in rows if r["rank"] and r["rank"] <= k) / n if n else 0.0
-        out[f"article_hit@{k}"] = sum(1 for r in rows if r["article_rank"] and r["article_rank"] <= k) / n if n else 0.0
+        out[f"article_hit@{k}"] = (
+            sum(1 for r in rows if r["article_rank"] and r["article_rank"] <= k) / n if n else 0.0
+        )
     out["mrr"] = sum(1 / r["rank"] for r in rows if r["rank"]) / n if n else 0.0
     return out

@@ -27,7 +27,9 @@ def load_originals(store) -> dict[str, str]:
     return out
 
 
-def run_retrieval(dataset: str | Path | None, index_dir: Path, out: Path | None, *, progress: bool = True) -> dict:
+def run_retrieval(
+    dataset: str | Path | None, index_dir: Path, out: Path | None, *, progress: bool = True
+) -> dict:
     from tqdm import tqdm
 
     from index.hybrid import HybridRetriever
@@ -36,12 +38,18 @@ def run_retrieval(dataset: str | Path | None, index_dir: Path, out: Path | None,
     questions = load_questions(dataset or DEFAULT_DATASET)
     store = IndexStore.load(index_dir)
     retriever = HybridRetriever(store)
-    bar = tqdm(total=sum(1 for q in questions if q.answerable), desc="retrieval eval", disable=not progress)
-    result = evaluate_retrieval(questions, lambda q, k: retriever.search(q, k), load_originals(store), progress=bar.update)
+    bar = tqdm(
+        total=sum(1 for q in questions if q.answerable), desc="retrieval eval", disable=not progress
+    )
+    result = evaluate_retrieval(
+        questions, lambda q, k: retriever.search(q, k), load_originals(store), progress=bar.update
+    )
     bar.close()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "retrieval.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+        (out / "retrieval.json").write_text(
+            json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     return result
 
 

@@ -21,7 +21,9 @@ class BM25:
         self.k1 = k1
         self.b = b
         self.vocab: dict[str, int] = {}
-        self.weights: sparse.csr_matrix = sparse.csr_matrix((0, 0), dtype=np.float32)  # terms × docs
+        self.weights: sparse.csr_matrix = sparse.csr_matrix(
+            (0, 0), dtype=np.float32
+        )  # terms × docs
 
     @classmethod
     def from_tokens(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
@@ -82,17 +84,29 @@ class BM25:
     def save(self, path: Path) -> None:
         w = self.weights
         terms = list(self.vocab)
-        np.savez(path, data=w.data, indices=w.indices, indptr=w.indptr, shape=np.array(w.shape), k1=self.k1, b=self.b)
+        np.savez(
+            path,
+            data=w.data,
+            indices=w.indices,
+            indptr=w.indptr,
+            shape=np.array(w.shape),
+            k1=self.k1,
+            b=self.b,
+        )
         path.with_suffix(".vocab.txt").write_text("\n".join(terms), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> BM25:
         z = np.load(path)
         bm = cls(float(z["k1"]), float(z["b"]))
-        bm.weights = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+        bm.weights = sparse.csr_matrix(
+            (z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"])
+        )
         text = path.with_suffix(".vocab.txt").read_text(encoding="utf-8")
         terms = text.split("\n") if text else []
         bm.vocab = {t: i for i, t in enumerate(terms)}
         if len(bm.vocab) != bm.weights.shape[0]:
-            raise ValueError(f"{path.name}: vocabulary and weights disagree ({len(bm.vocab)} vs {bm.weights.shape[0]})")
+            raise ValueError(
+                f"{path.name}: vocabulary and weights disagree ({len(bm.vocab)} vs {bm.weights.shape[0]})"
+            )
         return bm

@@ -103,18 +103,26 @@ class OfflineEmbedder:
                 rows.append(r)
                 cols.append(j)
                 vals.append(1.0 + np.log(c))
-        m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(features), len(self.vocab)), dtype=np.float32)
+        m = sparse.csr_matrix(
+            (vals, (rows, cols)), shape=(len(features), len(self.vocab)), dtype=np.float32
+        )
         m = m.multiply(self.idf).tocsr()
         return m
 
     def fit(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> None:
-        features = [self._features(t, tokens[i] if tokens is not None else None) for i, t in enumerate(texts)]
+        features = [
+            self._features(t, tokens[i] if tokens is not None else None)
+            for i, t in enumerate(texts)
+        ]
         df: dict[str, int] = {}
         for fs in features:
             for f in set(fs):
                 df[f] = df.get(f, 0) + 1
         # keep the features that can carry co-occurrence: seen at least twice, most frequent first
-        kept = sorted((f for f, n in df.items() if n >= max(self.min_df, 2 if len(texts) > 50 else 1)), key=lambda f: -df[f])
+        kept = sorted(
+            (f for f, n in df.items() if n >= max(self.min_df, 2 if len(texts) > 50 else 1)),
+            key=lambda f: -df[f],
+        )
         feats = sorted(kept[: self.max_features])
         self.vocab = {f: i for i, f in enumerate(feats)}
         n = max(1, len(texts))
@@ -131,13 +139,20 @@ class OfflineEmbedder:
             self.components = (vt.T * np.sqrt(s)).astype(np.float32)
         self.dim = self.components.shape[1]
 
-    def _embed(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+    def _embed(
+        self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
+    ) -> np.ndarray:
         if self.components is None:
             raise RuntimeError("OfflineEmbedder used before fit() or load()")
-        features = [self._features(t, tokens[i] if tokens is not None else None) for i, t in enumerate(texts)]
+        features = [
+            self._features(t, tokens[i] if tokens is not None else None)
+            for i, t in enumerate(texts)
+        ]
         return _normalise(self._tfidf(features) @ self.components)
 
-    def embed_passages(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+    def embed_passages(
+        self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
+    ) -> np.ndarray:
         return self._embed(texts, tokens)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -146,7 +161,9 @@ class OfflineEmbedder:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "offline_embedder.npz", idf=self.idf, components=self.components)
-        (folder / "offline_vocab.json").write_text(json.dumps(list(self.vocab), ensure_ascii=False), encoding="utf-8")
+        (folder / "offline_vocab.json").write_text(
+            json.dumps(list(self.vocab), ensure_ascii=False), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, folder: Path) -> OfflineEmbedder:

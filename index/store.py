@@ -36,7 +36,15 @@ from rag.types import Article, Chunk
 log = logging.getLogger("index.store")
 
 FORMAT_VERSION = 1
-_FILES = ("manifest.json", "articles.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "bm25.npz", "terms.txt")
+_FILES = (
+    "manifest.json",
+    "articles.jsonl",
+    "chunks.jsonl",
+    "vectors.npy",
+    "dense.faiss",
+    "bm25.npz",
+    "terms.txt",
+)
 
 
 class IndexLoadError(RuntimeError):
@@ -149,7 +157,9 @@ class IndexStore:
         name = current.read_text(encoding="utf-8").strip()
         folder = index_dir / name
         if not name or not folder.is_dir():
-            raise IndexLoadError(f"the index at {index_dir} points to a missing version {name!r}; {rebuild_hint(index_dir)}")
+            raise IndexLoadError(
+                f"the index at {index_dir} points to a missing version {name!r}; {rebuild_hint(index_dir)}"
+            )
         return folder
 
     @classmethod
@@ -158,7 +168,9 @@ class IndexStore:
         try:
             return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise IndexLoadError(f"the index manifest at {folder} is unreadable ({e}); {rebuild_hint(index_dir)}") from e
+            raise IndexLoadError(
+                f"the index manifest at {folder} is unreadable ({e}); {rebuild_hint(index_dir)}"
+            ) from e
 
     @classmethod
     def load(cls, index_dir: Path, *, expect_embedder: str | None = None) -> IndexStore:
@@ -178,9 +190,13 @@ class IndexStore:
             )
         missing = [f for f in _FILES if not (folder / f).is_file()]
         if missing:
-            raise IndexLoadError(f"the index at {folder} lacks {', '.join(missing)}; {rebuild_hint(index_dir)}")
+            raise IndexLoadError(
+                f"the index at {folder} lacks {', '.join(missing)}; {rebuild_hint(index_dir)}"
+            )
         try:
-            articles = {a.id: a for a in map(_article_from_row, _read_jsonl(folder / "articles.jsonl"))}
+            articles = {
+                a.id: a for a in map(_article_from_row, _read_jsonl(folder / "articles.jsonl"))
+            }
             rows = _read_jsonl(folder / "chunks.jsonl")
             tokens = [r.pop("tokens") for r in rows]
             chunks = [Chunk(**r) for r in rows]
@@ -192,15 +208,26 @@ class IndexStore:
         except IndexLoadError:
             raise
         except Exception as e:  # corrupt or truncated files: say so, never crash-loop
-            raise IndexLoadError(f"the index at {folder} is corrupt ({type(e).__name__}: {e}); {rebuild_hint(index_dir)}") from e
+            raise IndexLoadError(
+                f"the index at {folder} is corrupt ({type(e).__name__}: {e}); {rebuild_hint(index_dir)}"
+            ) from e
         n = manifest.get("chunk_count")
-        sizes = {"chunks": len(chunks), "vectors": len(vectors), "faiss": len(vstore), "bm25": bm25.n_docs}
+        sizes = {
+            "chunks": len(chunks),
+            "vectors": len(vectors),
+            "faiss": len(vstore),
+            "bm25": bm25.n_docs,
+        }
         if any(v != n for v in sizes.values()):
-            raise IndexLoadError(f"the index at {folder} is inconsistent ({sizes}, manifest {n}); {rebuild_hint(index_dir)}")
+            raise IndexLoadError(
+                f"the index at {folder} is inconsistent ({sizes}, manifest {n}); {rebuild_hint(index_dir)}"
+            )
         tokenizer = SearchTokenizer(terms=[t for t in terms if t])
         if isinstance(embedder, OfflineEmbedder):
             embedder.use_tokenizer(tokenizer)
-        return cls(folder, manifest, articles, chunks, tokens, vectors, vstore, bm25, tokenizer, embedder)
+        return cls(
+            folder, manifest, articles, chunks, tokens, vectors, vstore, bm25, tokenizer, embedder
+        )
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -218,7 +245,9 @@ def _swap(index_dir: Path, folder: Path, keep: int = 2) -> None:
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, index_dir / "CURRENT")
-    versions = sorted((p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    versions = sorted(
+        (p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.stat().st_mtime
+    )
     for old in versions[:-keep]:
         if old != folder:
             shutil.rmtree(old, ignore_errors=True)
@@ -271,10 +300,14 @@ def write_index(
         # learn the vocabulary (and the offline embedder) from the whole corpus
         texts = [a.text for a in all_fresh_articles]
         if previous is not None:
-            texts += [a.text for a in previous.articles.values() if sources.get(a.source, 0) is None]
+            texts += [
+                a.text for a in previous.articles.values() if sources.get(a.source, 0) is None
+            ]
         terms = learn_terms(texts)
     else:
-        terms = sorted(set(previous.tokenizer.terms) | set(learn_terms(a.text for a in all_fresh_articles)))
+        terms = sorted(
+            set(previous.tokenizer.terms) | set(learn_terms(a.text for a in all_fresh_articles))
+        )
     tokenizer = SearchTokenizer(terms=terms)
     if isinstance(embedder, OfflineEmbedder):
         embedder.use_tokenizer(tokenizer)
@@ -287,7 +320,11 @@ def write_index(
             articles.extend(a for a in previous.articles.values() if a.source == src)
             for i in by_source_prev.get(src, []):
                 chunks.append(previous.chunks[i])
-                tokens.append(previous.tokens[i] if not refit else tokenizer.tokens(_index_text(previous.chunks[i])))
+                tokens.append(
+                    previous.tokens[i]
+                    if not refit
+                    else tokenizer.tokens(_index_text(previous.chunks[i]))
+                )
                 if reuse_vectors:
                     vectors.append(previous.vectors[i])
                 else:
@@ -335,7 +372,9 @@ def write_index(
     folder = _new_version(index_dir)
     try:
         _write_jsonl(folder / "articles.jsonl", map(_article_to_row, articles))
-        _write_jsonl(folder / "chunks.jsonl", ({**asdict(c), "tokens": t} for c, t in zip(chunks, tokens)))
+        _write_jsonl(
+            folder / "chunks.jsonl", ({**asdict(c), "tokens": t} for c, t in zip(chunks, tokens))
+        )
         np.save(folder / "vectors.npy", matrix)
         vstore = VectorStore.build(matrix, hnsw_above=hnsw_above)
         vstore.save(folder / "dense.faiss")
@@ -348,7 +387,9 @@ def write_index(
             "embedder": {"name": embedder.name, "dim": int(dim), "offline": bool(embedder.offline)},
             "chunk_count": len(chunks),
             "article_count": len(articles),
-            "corpus_fingerprint": hashlib.sha256(json.dumps(sorted(fps.items())).encode()).hexdigest()[:32],
+            "corpus_fingerprint": hashlib.sha256(
+                json.dumps(sorted(fps.items())).encode()
+            ).hexdigest()[:32],
             "sources": fps,
             "build_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "vector_index": vstore.kind,
@@ -356,7 +397,9 @@ def write_index(
             "terms": len(tokenizer.terms),
         }
         # the manifest goes last: a version without one is never made live
-        (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        (folder / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         _fsync_dir(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

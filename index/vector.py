@@ -20,7 +20,9 @@ class VectorStore:
         self.kind = kind
 
     @classmethod
-    def build(cls, vectors: np.ndarray, *, hnsw_above: int = 50_000, hnsw_m: int = 32) -> VectorStore:
+    def build(
+        cls, vectors: np.ndarray, *, hnsw_above: int = 50_000, hnsw_m: int = 32
+    ) -> VectorStore:
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

@@ -82,7 +82,11 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     from rag.indexing import build_index, report_json
 
     bars: dict[str, tqdm] = {}
-    labels = {"read": "reading files", "fit": "learning the embedder from chunks", "embed": "embedding chunks"}
+    labels = {
+        "read": "reading files",
+        "fit": "learning the embedder from chunks",
+        "embed": "embedding chunks",
+    }
 
     def progress(stage: str, n: int) -> None:
         if args.json:
@@ -90,7 +94,11 @@ def cmd_index_build(args: argparse.Namespace) -> int:
         if stage not in bars:
             for b in bars.values():
                 b.close()
-            bars[stage] = tqdm(desc=labels.get(stage, stage), unit=" files" if stage == "read" else " chunks", file=sys.stderr)
+            bars[stage] = tqdm(
+                desc=labels.get(stage, stage),
+                unit=" files" if stage == "read" else " chunks",
+                file=sys.stderr,
+            )
         bars[stage].update(n)
 
     report = build_index(
@@ -123,10 +131,18 @@ def cmd_index_status(args: argparse.Namespace) -> int:
         _print_json(manifest)
         return 0
     emb = manifest["embedder"]
-    print(f"index:      {_index_dir(args)} (format {manifest['format_version']}, built {manifest['build_time']})")
-    print(f"embedder:   {emb['name']} (dim {emb['dim']}{', offline' if emb.get('offline') else ''})")
-    print(f"contents:   {manifest['article_count']} articles, {manifest['chunk_count']} chunks, {len(manifest['sources'])} files")
-    print(f"vectors:    FAISS {manifest['vector_index']}; BM25 over jieba with {manifest['terms']} learned terms")
+    print(
+        f"index:      {_index_dir(args)} (format {manifest['format_version']}, built {manifest['build_time']})"
+    )
+    print(
+        f"embedder:   {emb['name']} (dim {emb['dim']}{', offline' if emb.get('offline') else ''})"
+    )
+    print(
+        f"contents:   {manifest['article_count']} articles, {manifest['chunk_count']} chunks, {len(manifest['sources'])} files"
+    )
+    print(
+        f"vectors:    FAISS {manifest['vector_index']}; BM25 over jieba with {manifest['terms']} learned terms"
+    )
     print(f"corpus:     fingerprint {manifest['corpus_fingerprint']}")
     return 0
 
@@ -173,7 +189,9 @@ def _question(q: str) -> str:
     if not q:
         raise ValueError("the question is empty")
     if len(q) > MAX_QUESTION_CHARS:
-        raise ValueError(f"the question is too long ({len(q)} characters; at most {MAX_QUESTION_CHARS})")
+        raise ValueError(
+            f"the question is too long ({len(q)} characters; at most {MAX_QUESTION_CHARS})"
+        )
     return q
 
 
@@ -191,11 +209,19 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print the articles as JSON")
     a.set_defaults(func=cmd_articles)
 
-    ix = sub.add_parser("index", help="build or inspect the search index").add_subparsers(dest="index_command", required=True)
-    b = ix.add_parser("build", help="build the index of a corpus folder, or update it incrementally")
+    ix = sub.add_parser("index", help="build or inspect the search index").add_subparsers(
+        dest="index_command", required=True
+    )
+    b = ix.add_parser(
+        "build", help="build the index of a corpus folder, or update it incrementally"
+    )
     b.add_argument("corpus_dir")
     b.add_argument("--index-dir", help="where the index lives (default var/index)")
-    b.add_argument("--embedder", default="auto", help="auto (default), offline, or a sentence-transformers model name/path")
+    b.add_argument(
+        "--embedder",
+        default="auto",
+        help="auto (default), offline, or a sentence-transformers model name/path",
+    )
     b.add_argument("--full", action="store_true", help="rebuild everything instead of updating")
     b.add_argument("--chunk-size", type=int, default=240)
     b.add_argument("--chunk-overlap", type=int, default=60)
@@ -217,7 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", help="eval JSONL (default: the project's eval/questions.jsonl)")
     ev.add_argument("--index-dir")
     ev.add_argument("--out", help="folder for the report")
-    ev.add_argument("--retrieval", action="store_true", help="retrieval metrics only (recall@k, MRR, article-hit@k)")
+    ev.add_argument(
+        "--retrieval",
+        action="store_true",
+        help="retrieval metrics only (recall@k, MRR, article-hit@k)",
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
     return p

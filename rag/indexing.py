@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from index.embedders import make_embedder
-from index.store import IndexLoadError, IndexStore, SourceData, UpdateReport, fingerprint_bytes, write_index
+from index.store import (
+    IndexLoadError,
+    IndexStore,
+    SourceData,
+    UpdateReport,
+    fingerprint_bytes,
+    write_index,
+)
 from rag.chunking import Chunker
 from rag.loaders import CorpusError, UnreadableFile, iter_corpus, load_file, source_name
 from rag.segment import ArticleSegmenter
@@ -36,7 +43,11 @@ def build_index(
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     paths = list(iter_corpus(corpus_dir))  # raises CorpusError for a missing folder
-    settings = {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "text_pipeline": text_pipeline_version()}
+    settings = {
+        "chunk_size": chunk_size,
+        "chunk_overlap": chunk_overlap,
+        "text_pipeline": text_pipeline_version(),
+    }
     where = {"corpus_dir": str(corpus_dir.resolve())}
     previous: IndexStore | None = None
     if not full:
@@ -46,7 +57,11 @@ def build_index(
             if (index_dir / "CURRENT").exists():
                 log.warning("rebuilding from scratch: %s", e)
     emb = make_embedder(embedder)
-    prev_settings = {k: v for k, v in (previous.manifest.get("settings", {}) if previous else {}).items() if k in settings}
+    prev_settings = {
+        k: v
+        for k, v in (previous.manifest.get("settings", {}) if previous else {}).items()
+        if k in settings
+    }
     if previous is not None and (prev_settings != settings or previous.embedder.name != emb.name):
         log.info("settings or embedder changed: full rebuild")
         previous = None
@@ -77,8 +92,14 @@ def build_index(
             progress("read", 1)
     if not sources:
         raise CorpusError(f"no readable documents in {corpus_dir}")
-    if previous is not None and all(v is None for v in sources.values()) and set(sources) == set(old_fps):
-        report = UpdateReport(unchanged=len(sources), chunk_count=len(previous.chunks), version=previous.version)
+    if (
+        previous is not None
+        and all(v is None for v in sources.values())
+        and set(sources) == set(old_fps)
+    ):
+        report = UpdateReport(
+            unchanged=len(sources), chunk_count=len(previous.chunks), version=previous.version
+        )
         return report
     return write_index(
         index_dir,

@@ -1,0 +1,269 @@
+"""The index: build, search, persistence, atomic swaps, incremental updates, bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval.dataset import load_questions
+from eval.retrieval import evaluate_retrieval
+from index.bm25 import BM25
+from index.embedders import OfflineEmbedder
+from index.hybrid import HybridRetriever
+from index.store import FORMAT_VERSION, IndexLoadError, IndexStore
+from rag.cli import main
+from rag.indexing import build_index
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory, corpus_dir) -> Path:
+    index_dir = tmp_path_factory.mktemp("index")
+    build_index(corpus_dir, index_dir, embedder="offline")
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def store(built_index) -> IndexStore:
+    return IndexStore.load(built_index)
+
+
+def test_manifest_records_what_was_built(store, sample_corpus):
+    m = store.manifest
+    assert m["format_version"] == FORMAT_VERSION
+    assert m["embedder"]["name"] == "offline-lsa" and m["embedder"]["offline"] is True
+    assert m["chunk_count"] == len(store.chunks) == len(sample_corpus.chunks)
+    assert m["article_count"] == len(sample_corpus.articles)
+    assert set(m["sources"]) == set(sample_corpus.documents)
+    assert m["vector_index"] == "flat" and len(m["corpus_fingerprint"]) == 32
+
+
+def test_passages_carry_article_metadata_and_exact_offsets(store, sample_corpus):
+    passages = HybridRetriever(store).search("天津古文化街今年十一期间累计客流多少", k=5)
+    assert passages[0].article.title == "古街续文脉 党建兴百业"
+    assert "127.6" in passages[0].chunk.text
+    for p in passages:
+        original = sample_corpus.documents[p.chunk.source].text
+        art = p.article
+        assert art.start <= p.chunk.start < p.chunk.end <= art.end
+        assert original[p.chunk.start] == p.chunk.text[0] or p.chunk.text[0] in "“”，（）"
+
+
+def test_article_diversity(store):
+    passages = HybridRetriever(store).search("商圈党建", k=8)
+    per_article = {}
+    for p in passages:
+        per_article[p.chunk.article_id] = per_article.get(p.chunk.article_id, 0) + 1
+    assert max(per_article.values()) <= 2
+
+
+def test_retrieval_quality_on_the_dev_split(store, corpus_dir):
+    """A regression guard on real data: the dev split, which tuning may look at."""
+    questions = [q for q in load_questions() if q.split == "dev"]
+    originals = {p.name: p.read_text(encoding="utf-8") for p in corpus_dir.iterdir()}
+    r = HybridRetriever(store)
+    result = evaluate_retrieval(questions, lambda q, k: r.search(q, k), originals)
+    g = result["groups"]["all"]
+    assert g["recall@5"] >= 0.90 and g["article_hit@1"] >= 0.95, g
+
+
+def test_bm25_matches_a_brute_force_computation():
+    docs = [["天津", "港口", "港口"], ["社区", "党建"], ["天津", "社区", "治理", "网格"]]
+    bm = BM25.from_tokens(docs, k1=1.2, b=0.75)
+    avg = sum(map(len, docs)) / 3
+
+    def score(q, d):
+        s = 0.0
+        for t in q:
+            tf = d.count(t)
+            df = sum(t in x for x in docs)
+            idf = np.log(1 + (3 - df + 0.5) / (df + 0.5))
+            s += idf * tf * 2.2 / (tf + 1.2 * (1 - 0.75 + 0.75 * len(d) / avg))
+        return s
+
+    for q in (["天津"], ["港口", "社区"], ["网格", "天津", "不存在"]):
+        assert np.allclose(bm.scores(q), [score(q, d) for d in docs], atol=1e-5)
+
+
+def test_offline_embedder_has_semantic_signal(store):
+    e = store.embedder
+    a, b, c = e.embed_passages(["古文化街游客络绎不绝", "古文化街客流增长", "公务员信息数据采集"])
+    assert float(a @ b) > float(a @ c)
+    assert np.allclose(np.linalg.norm(e.embed_passages(["天津"]), axis=1), 1.0, atol=1e-5)
+
+
+def test_search_cli_json_contract(built_index, capsys):
+    assert (
+        main(["search", "西青区第六埠村", "-k", "3", "--index-dir", str(built_index), "--json"])
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert len(out) == 3
+    for p in out:
+        assert {
+            "chunk_id",
+            "article_id",
+            "title",
+            "source",
+            "start",
+            "end",
+            "text",
+            "score",
+        } <= p.keys()
+
+
+def test_status_and_empty_question(built_index, capsys):
+    assert main(["index", "status", "--index-dir", str(built_index)]) == 0
+    assert "offline-lsa" in capsys.readouterr().out
+    assert main(["search", "   ", "--index-dir", str(built_index)]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+# -- persistence ---------------------------------------------------------------------------
+def _copy_corpus(src: Path, dst: Path, names=None) -> Path:
+    dst.mkdir()
+    for p in sorted(src.iterdir()):
+        if names is None or p.name in names:
+            shutil.copy(p, dst / p.name)
+    return dst
+
+
+@pytest.fixture()
+def small(tmp_path, corpus_dir):
+    corpus = _copy_corpus(
+        corpus_dir,
+        tmp_path / "corpus",
+        names={"000_817a80d2d91d6736.txt", "002_7d61d7b1c701f164.txt"},
+    )
+    index_dir = tmp_path / "index"
+    build_index(corpus, index_dir, embedder="offline")
+    return corpus, index_dir
+
+
+def test_incremental_add_change_remove(small, corpus_dir):
+    corpus, index_dir = small
+    before = IndexStore.load(index_dir)
+    n002 = sum(1 for c in before.chunks if c.source.startswith("002"))
+    # add a file: only its chunks are embedded
+    shutil.copy(corpus_dir / "001_356c5885c2fc8ee3.txt", corpus / "001_356c5885c2fc8ee3.txt")
+    r = build_index(corpus, index_dir, embedder="offline")
+    after = IndexStore.load(index_dir)
+    n001 = sum(1 for c in after.chunks if c.source.startswith("001"))
+    assert (
+        r.added == ["001_356c5885c2fc8ee3.txt"] and r.embedded_chunks == n001 and r.unchanged == 2
+    )
+    assert np.allclose(
+        after.vectors[[i for i, c in enumerate(after.chunks) if c.source.startswith("002")]],
+        before.vectors[[i for i, c in enumerate(before.chunks) if c.source.startswith("002")]],
+    )
+    # change a file: its chunks are replaced
+    p = corpus / "000_817a80d2d91d6736.txt"
+    p.write_text(
+        p.read_text(encoding="utf-8")
+        + "\n\n## 新增栏目\n\n### 测试新增文章标题\n\n这是一段新增的正文内容，用于检验增量索引是否替换了这个文件的全部分块。\n",
+        encoding="utf-8",
+    )
+    r = build_index(corpus, index_dir, embedder="offline")
+    assert r.changed == ["000_817a80d2d91d6736.txt"]
+    store = IndexStore.load(index_dir)
+    assert any(a.title == "测试新增文章标题" for a in store.articles.values())
+    # remove a file: its chunks are dropped
+    (corpus / "002_7d61d7b1c701f164.txt").unlink()
+    r = build_index(corpus, index_dir, embedder="offline")
+    store = IndexStore.load(index_dir)
+    assert r.removed == ["002_7d61d7b1c701f164.txt"]
+    assert not any(c.source.startswith("002") for c in store.chunks)
+    assert len(store.chunks) == store.manifest["chunk_count"] == len(store.chunks) and n002 > 0
+    # nothing changed: nothing written
+    v = store.version
+    r = build_index(corpus, index_dir, embedder="offline")
+    assert r.unchanged == 2 and IndexStore.load(index_dir).version == v
+
+
+def test_a_crash_mid_build_leaves_the_previous_index_live(small, monkeypatch):
+    corpus, index_dir = small
+    before = IndexStore.load(index_dir)
+
+    def boom(self, path):
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(BM25, "save", boom)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus, index_dir, embedder="offline", full=True)
+    monkeypatch.undo()
+    after = IndexStore.load(index_dir)
+    assert after.version == before.version and len(after.chunks) == len(before.chunks)
+    assert len([p for p in index_dir.glob("v-*")]) == 1
+
+
+@pytest.mark.parametrize(
+    "damage,needle",
+    [
+        (lambda v: (v / "vectors.npy").write_bytes(b"\x93NUMPY garbage"), "corrupt"),
+        (lambda v: (v / "chunks.jsonl").write_text('{"id": "x"', encoding="utf-8"), "corrupt"),
+        (lambda v: (v / "dense.faiss").unlink(), "lacks"),
+        (lambda v: (v / "manifest.json").write_text("{", encoding="utf-8"), "unreadable"),
+        (
+            lambda v: (v.parent / "CURRENT").write_text("v-missing", encoding="utf-8"),
+            "missing version",
+        ),
+    ],
+)
+def test_damaged_index_gives_a_clear_error(small, damage, needle):
+    _, index_dir = small
+    damage(IndexStore.live_version(index_dir))
+    with pytest.raises(IndexLoadError, match=needle) as e:
+        IndexStore.load(index_dir)
+    assert "rag index build" in str(e.value)
+
+
+def test_truncated_bm25_is_detected(small):
+    _, index_dir = small
+    v = IndexStore.live_version(index_dir)
+    data = (v / "bm25.npz").read_bytes()
+    (v / "bm25.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexLoadError):
+        IndexStore.load(index_dir)
+
+
+def test_format_and_embedder_mismatch_are_refused(small):
+    _, index_dir = small
+    with pytest.raises(IndexLoadError, match="built with the embedder"):
+        IndexStore.load(index_dir, expect_embedder="intfloat/multilingual-e5-small")
+    v = IndexStore.live_version(index_dir)
+    m = json.loads((v / "manifest.json").read_text(encoding="utf-8"))
+    m["format_version"] = 999
+    (v / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="format"):
+        IndexStore.load(index_dir)
+
+
+def test_no_index_is_a_clear_cli_error(tmp_path, capsys):
+    assert main(["search", "天津", "--index-dir", str(tmp_path / "none")]) == 3
+    assert "rag index build" in capsys.readouterr().err
+
+
+def test_a_rebuild_after_a_broken_index_recovers(small):
+    corpus, index_dir = small
+    (IndexStore.live_version(index_dir) / "vectors.npy").write_bytes(b"broken")
+    build_index(corpus, index_dir, embedder="offline")
+    assert len(IndexStore.load(index_dir).chunks) > 0
+
+
+def test_offline_embedder_round_trips(tmp_path):
+    e = OfflineEmbedder(dim=8)
+    texts = [
+        "天津港口岸通关",
+        "天津港集装箱吞吐",
+        "社区党建引领",
+        "社区网格治理",
+        "港口货物",
+        "党建工作",
+    ] * 3
+    e.fit(texts)
+    e.save(tmp_path)
+    e2 = OfflineEmbedder.load(tmp_path)
+    assert np.allclose(e.embed_passages(texts), e2.embed_passages(texts), atol=1e-6)

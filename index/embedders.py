@@ -87,9 +87,7 @@ class OfflineEmbedder:
 
                 self._tok = SearchTokenizer()
             words = self._tok.tokens(text)
-        chars = [c for c in text if not c.isspace()]
-        bigrams = ["#" + a + b for a, b in zip(chars, chars[1:])]
-        return list(words) + bigrams
+        return list(words)
 
     def _tfidf(self, features: Sequence[Sequence[str]]) -> sparse.csr_matrix:
         rows, cols, vals = [], [], []

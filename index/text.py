@@ -126,6 +126,7 @@ STOPWORDS = frozenset(
 )
 _QUOTED = re.compile(r"[“《「『]([^”》」』\n]{2,16})[”》」』]")
 _PUNCT = re.compile(r"^[\W_]+$")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 _jieba_lock = threading.Lock()
 
 
@@ -143,9 +144,10 @@ def learn_terms(texts: Iterable[str], min_count: int = 1, max_terms: int = 20000
 class SearchTokenizer:
     """jieba search-mode tokens with stopwords removed; private dictionary, thread-safe."""
 
-    def __init__(self, terms: Iterable[str] = ()) -> None:
+    def __init__(self, terms: Iterable[str] = (), bigrams: bool = True) -> None:
         import jieba
 
+        self.bigrams = bigrams
         jieba.setLogLevel(logging.WARNING)
         self.terms = sorted(set(terms))
         self._tok = jieba.Tokenizer()
@@ -155,6 +157,11 @@ class SearchTokenizer:
                 self._tok.add_word(term, freq=2000)
 
     def tokens(self, text: str) -> list[str]:
+        """Words (search mode) plus the character bigrams of Chinese runs.
+
+        Bigrams make a name or a term that jieba splits differently in the question and in
+        the passage still match; words keep the precision of whole terms.
+        """
         text = text.lower()
         out = []
         for w in self._tok.cut_for_search(text):
@@ -162,6 +169,9 @@ class SearchTokenizer:
             if not w or w in STOPWORDS or _PUNCT.match(w):
                 continue
             out.append(w)
+        if self.bigrams:
+            for run in _CJK_RUN.findall(text):
+                out.extend("#" + run[i : i + 2] for i in range(len(run) - 1))
         return out
 
     def query_tokens(self, text: str) -> list[str]:

@@ -2,13 +2,17 @@
 CORPUS ?= ../shared/corpus
 VENV := .venv/bin
 
-.PHONY: setup run test lint format articles clean
+INDEX ?= var/index
+
+.PHONY: setup run test lint format articles index eval-retrieval bench clean
 
 setup:
 	./scripts/setup.sh
 
 run: setup
-	$(VENV)/rag articles $(CORPUS)
+	$(VENV)/rag index build $(CORPUS) --index-dir $(INDEX)
+	$(VENV)/rag index status --index-dir $(INDEX)
+	$(VENV)/rag search "天津古文化街今年十一期间累计客流多少" -k 3 --index-dir $(INDEX)
 
 test: setup
 	$(VENV)/python -m pytest -q
@@ -23,6 +27,16 @@ format:
 
 articles:
 	$(VENV)/rag articles $(CORPUS)
+
+index:
+	$(VENV)/rag index build $(CORPUS) --index-dir $(INDEX)
+
+eval-retrieval: index
+	$(VENV)/rag eval --retrieval --index-dir $(INDEX) --out var/eval
+
+bench:
+	$(VENV)/pip install -q -e ".[bench]"
+	$(VENV)/python scripts/bench_retrieval.py --corpus $(CORPUS)
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

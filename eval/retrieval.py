@@ -37,14 +37,18 @@ def gold_spans(q: Question, original: str) -> list[GoldSpan]:
 
 
 def passage_hits(p: Passage, gold: Sequence[GoldSpan]) -> bool:
-    """The passage holds the answer and at least half of its evidence sentence."""
+    """The passage holds the answer and at least half of its evidence sentence.
+
+    (Half of the passage, when the "sentence" is longer than the passage: PDF extraction
+    leaves some sentences of several hundred characters.)
+    """
     c = p.chunk
     for g in gold:
         if c.source != g.source:
             continue
         if c.start <= g.answer[0] and g.answer[1] <= c.end:
             overlap = min(c.end, g.evidence[1]) - max(c.start, g.evidence[0])
-            if overlap * 2 >= g.evidence[1] - g.evidence[0]:
+            if overlap * 2 >= min(g.evidence[1] - g.evidence[0], c.end - c.start):
                 return True
     return False
 

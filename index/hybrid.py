@@ -22,7 +22,9 @@ class FusionSettings:
     dense_weight: float = 0.2  # chosen on the dev split (scripts: rag eval --retrieval)
     sparse_weight: float = 1.0
     per_article: int = 2  # at most this many passages of one article before others
-    method: str = "score"  # "score": normalised BM25 + weighted cosine; "rrf": reciprocal rank fusion
+    method: str = (
+        "score"  # "score": normalised BM25 + weighted cosine; "rrf": reciprocal rank fusion
+    )
 
 
 class HybridRetriever:

@@ -9,10 +9,6 @@ from eval.dataset import DEFAULT_DATASET, load_questions
 from eval.retrieval import KS, evaluate_retrieval
 
 
-def _originals(corpus_sources: dict[str, str]) -> dict[str, str]:
-    return corpus_sources
-
-
 def load_originals(store) -> dict[str, str]:
     """The original text of each source, read from the corpus folder recorded in the index."""
     from rag.loaders import load_file

@@ -1,5 +1,6 @@
 """Hybrid retrieval: dense (FAISS) and sparse (BM25) results fused by reciprocal rank.
 
+>>> from pathlib import Path
 >>> retriever = HybridRetriever(IndexStore.load(Path("var/index")))  # doctest: +SKIP
 >>> [p.chunk.title for p in retriever.search("古文化街国庆客流多少", k=3)]  # doctest: +SKIP
 """
@@ -7,7 +8,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path  # noqa: F401  (used in the docstring example)
 
 import numpy as np
 

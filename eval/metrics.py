@@ -20,7 +20,9 @@ _PUNCT = set(
 def normalize(text: str) -> str:
     """Full width to half width, lower case, no whitespace or punctuation."""
     text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(c for c in text if not c.isspace() and c not in _PUNCT and unicodedata.category(c)[0] != "P")
+    return "".join(
+        c for c in text if not c.isspace() and c not in _PUNCT and unicodedata.category(c)[0] != "P"
+    )
 
 
 def _tokens(text: str) -> list[str]:

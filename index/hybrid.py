@@ -21,7 +21,8 @@ class FusionSettings:
     rrf_k: float = 20.0  # reciprocal rank fusion constant
     dense_weight: float = 0.2  # chosen on the dev split (scripts: rag eval --retrieval)
     sparse_weight: float = 1.0
-    per_article: int = 2  # at most this many passages of one article before others
+    per_article: int = 2  # at most this many passages of one article in the first slots
+    diverse_top: int = 5  # how many first slots the per-article limit applies to
     method: str = (
         "score"  # "score": normalised BM25 + weighted cosine; "rrf": reciprocal rank fusion
     )
@@ -67,20 +68,20 @@ class HybridRetriever:
             total = s.sparse_weight * bm + s.dense_weight * cos
             fused = {int(c): float(t) for c, t in zip(cands, total)}
         order = sorted(fused, key=lambda i: -fused[i])
-        # article diversity: the best passages of many articles before a third of one
+        # article diversity: in the first few slots (what a reader or a person looks at),
+        # the best passages of several articles before a third of any one; then plain order
         picked: list[int] = []
-        later: list[int] = []
         per: dict[str, int] = {}
         for i in order:
+            if len(picked) >= min(k, s.diverse_top):
+                break
             aid = self.store.chunks[i].article_id
             if per.get(aid, 0) < s.per_article:
                 picked.append(i)
                 per[aid] = per.get(aid, 0) + 1
-            else:
-                later.append(i)
-            if len(picked) >= k:
-                break
-        picked.extend(later[: max(0, k - len(picked))])
+        chosen = set(picked)
+        picked.extend(i for i in order if i not in chosen)
+        picked = picked[:k]
         return [
             Passage(
                 chunk=self.store.chunks[i],
@@ -89,5 +90,5 @@ class HybridRetriever:
                 dense_rank=d_rank.get(i),
                 sparse_rank=s_rank.get(i),
             )
-            for i in picked[:k]
+            for i in picked
         ]

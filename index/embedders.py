@@ -107,7 +107,10 @@ class OfflineEmbedder:
         m = m.multiply(self.idf).tocsr()
         return m
 
-    def fit(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> None:
+    def fit(
+        self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """Learn from ``texts`` and return their vectors (computed on the way, so not twice)."""
         features = [
             self._features(t, tokens[i] if tokens is not None else None)
             for i, t in enumerate(texts)
@@ -136,6 +139,7 @@ class OfflineEmbedder:
             # scale by singular values^0.5: a common LSA weighting that keeps topic strength
             self.components = (vt.T * np.sqrt(s)).astype(np.float32)
         self.dim = self.components.shape[1]
+        return _normalise(x @ self.components)
 
     def _embed(
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None

@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +76,9 @@ class UpdateReport:
     version: str = ""
 
 
-def _article_to_row(a: Article) -> dict[str, Any]:
-    d = asdict(a)
-    d["offsets"] = list(a.offsets)
-    d["sections"] = [list(s) for s in a.sections]
-    return d
+def _row(value: Article | Chunk) -> dict[str, Any]:
+    """A shallow field dict (``asdict`` would deep-copy every article's offsets)."""
+    return {f.name: getattr(value, f.name) for f in fields(value)}
 
 
 def _article_from_row(d: dict[str, Any]) -> Article:
@@ -259,7 +257,6 @@ def write_index(
     *,
     embedder: Embedder,
     previous: IndexStore | None,
-    refit: bool,
     settings: Mapping[str, Any],
     progress: Callable[[str, int], Any] | None = None,
     hnsw_above: int = 50_000,
@@ -296,22 +293,16 @@ def write_index(
             by_source_prev.setdefault(c.source, []).append(i)
 
     all_fresh_articles = [a for d in sources.values() if d for a in d.articles]
-    if refit or previous is None:
-        # learn the vocabulary (and the offline embedder) from the whole corpus
-        texts = [a.text for a in all_fresh_articles]
-        if previous is not None:
-            texts += [
-                a.text for a in previous.articles.values() if sources.get(a.source, 0) is None
-            ]
-        terms = learn_terms(texts)
+    if previous is None:  # a full build learns the vocabulary (and the embedder) from everything
+        terms = learn_terms(a.text for a in all_fresh_articles)
     else:
         terms = sorted(
             set(previous.tokenizer.terms) | set(learn_terms(a.text for a in all_fresh_articles))
         )
     tokenizer = SearchTokenizer(terms=terms)
-    if isinstance(embedder, OfflineEmbedder):
+    offline = isinstance(embedder, OfflineEmbedder)
+    if offline:
         embedder.use_tokenizer(tokenizer)
-    reuse_vectors = previous is not None and not refit
 
     for src in sorted(sources):
         data = sources[src]
@@ -320,16 +311,8 @@ def write_index(
             articles.extend(a for a in previous.articles.values() if a.source == src)
             for i in by_source_prev.get(src, []):
                 chunks.append(previous.chunks[i])
-                tokens.append(
-                    previous.tokens[i]
-                    if not refit
-                    else tokenizer.tokens(_index_text(previous.chunks[i]))
-                )
-                if reuse_vectors:
-                    vectors.append(previous.vectors[i])
-                else:
-                    fresh_at.append(len(chunks) - 1)
-                    fresh_chunks.append(previous.chunks[i])
+                tokens.append(previous.tokens[i])
+                vectors.append(previous.vectors[i])
         else:
             articles.extend(data.articles)
             for c in data.chunks:
@@ -340,12 +323,12 @@ def write_index(
 
     fresh_texts = [_index_text(c) for c in fresh_chunks]
     fresh_tokens = [tokens[i] for i in fresh_at]
-    offline = isinstance(embedder, OfflineEmbedder)
-    if refit or previous is None:
+    fitted: np.ndarray | None = None
+    if previous is None:
         if progress:
             progress("fit", len(fresh_texts))
-        if offline:
-            embedder.fit(fresh_texts, tokens=fresh_tokens)
+        if offline:  # the fit already computes every chunk's vector: keep them
+            fitted = embedder.fit(fresh_texts, tokens=fresh_tokens)
         else:
             embedder.fit(fresh_texts)
     dim = embedder.dim
@@ -356,7 +339,11 @@ def write_index(
         if i not in fresh_set:
             matrix[i] = next(it)
     batch = 256
-    for s in range(0, len(fresh_chunks), batch):
+    if fitted is not None:
+        matrix[fresh_at] = fitted
+        if progress:
+            progress("embed", len(fresh_at))
+    for s in range(0, len(fresh_chunks) if fitted is None else 0, batch):
         part = fresh_chunks[s : s + batch]
         texts = fresh_texts[s : s + len(part)]
         if offline:
@@ -371,9 +358,9 @@ def write_index(
 
     folder = _new_version(index_dir)
     try:
-        _write_jsonl(folder / "articles.jsonl", map(_article_to_row, articles))
+        _write_jsonl(folder / "articles.jsonl", map(_row, articles))
         _write_jsonl(
-            folder / "chunks.jsonl", ({**asdict(c), "tokens": t} for c, t in zip(chunks, tokens))
+            folder / "chunks.jsonl", ({**_row(c), "tokens": t} for c, t in zip(chunks, tokens))
         )
         np.save(folder / "vectors.npy", matrix)
         vstore = VectorStore.build(matrix, hnsw_above=hnsw_above)

@@ -106,7 +106,6 @@ def build_index(
         sources,
         embedder=emb,
         previous=previous,
-        refit=previous is None,
         settings={**settings, **where},
         progress=progress,
     )

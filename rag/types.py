@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rag.cleaning import MappedText
+
 
 @dataclass(frozen=True)
 class Document:
@@ -62,10 +64,7 @@ class Article:
 
     def original_span(self, i: int, j: int) -> tuple[int, int]:
         """Map the text span [i, j) back to [start, end) in the original file."""
-        if j <= i:
-            pos = self.offsets[min(i, len(self.offsets) - 1)] if self.offsets else self.start
-            return pos, pos
-        return self.offsets[i], self.offsets[j - 1] + 1
+        return MappedText(self.text, self.offsets).span(i, j)
 
     def section_at(self, i: int) -> str | None:
         current = None

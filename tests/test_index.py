@@ -121,6 +121,8 @@ def test_status_and_empty_question(built_index, capsys):
     assert "offline-lsa" in capsys.readouterr().out
     assert main(["search", "   ", "--index-dir", str(built_index)]) == 2
     assert "empty" in capsys.readouterr().err
+    assert main(["search", "天津" * 600, "--index-dir", str(built_index)]) == 2
+    assert "too long" in capsys.readouterr().err
 
 
 # -- persistence ---------------------------------------------------------------------------

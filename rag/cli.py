@@ -108,6 +108,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
         full=args.full,
         chunk_size=args.chunk_size,
         chunk_overlap=args.chunk_overlap,
+        hnsw_above=args.hnsw_above,
         progress=progress,
     )
     for b in bars.values():
@@ -225,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--full", action="store_true", help="rebuild everything instead of updating")
     b.add_argument("--chunk-size", type=int, default=240)
     b.add_argument("--chunk-overlap", type=int, default=60)
+    b.add_argument(
+        "--hnsw-above",
+        type=int,
+        default=50_000,
+        help="use an approximate HNSW vector index above this many chunks (default 50000)",
+    )
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
     b.set_defaults(func=cmd_index_build)
     st = ix.add_parser("status", help="show what the index holds")

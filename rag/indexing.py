@@ -34,12 +34,14 @@ def build_index(
     full: bool = False,
     chunk_size: int = 240,
     chunk_overlap: int = 60,
+    hnsw_above: int = 50_000,
     progress: Callable[[str, int], Any] | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> UpdateReport:
     """Index ``corpus_dir`` into ``index_dir``, incrementally when an index is already there.
 
-    A changed embedder, chunking setting or ``full=True`` rebuilds everything.
+    A changed embedder, chunking setting or ``full=True`` rebuilds everything. Above
+    ``hnsw_above`` chunks the vector index is approximate (HNSW) instead of exact.
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     paths = list(iter_corpus(corpus_dir))  # raises CorpusError for a missing folder
@@ -108,6 +110,7 @@ def build_index(
         previous=previous,
         settings={**settings, **where},
         progress=progress,
+        hnsw_above=hnsw_above,
     )
 
 

@@ -270,3 +270,13 @@ def test_offline_embedder_round_trips(tmp_path):
     e.save(tmp_path)
     e2 = OfflineEmbedder.load(tmp_path)
     assert np.allclose(e.embed_passages(texts), e2.embed_passages(texts), atol=1e-6)
+
+
+def test_approximate_index_above_the_configured_size(small):
+    corpus, index_dir = small
+    build_index(corpus, index_dir, embedder="offline", full=True, hnsw_above=10)
+    store = IndexStore.load(index_dir)
+    assert store.manifest["vector_index"] == "hnsw" and store.vstore.kind == "hnsw"
+    # an approximate index still finds a chunk by its own vector
+    ids, _ = store.vstore.search(store.vectors[7], k=1)
+    assert int(ids[0]) == 7

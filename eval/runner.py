@@ -5,22 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from eval.answers import score, summarise
 from eval.dataset import DEFAULT_DATASET, load_questions
 from eval.retrieval import KS, evaluate_retrieval
 
 
 def load_originals(store) -> dict[str, str]:
-    """The original text of each source, read from the corpus folder recorded in the index."""
-    from rag.loaders import load_file
-
-    root = Path(store.manifest.get("settings", {}).get("corpus_dir", ""))
-    out = {}
-    for src in store.manifest.get("sources", {}):
-        try:
-            out[src] = load_file(root / src, root).text
-        except Exception:  # noqa: BLE001 - a source that moved cannot be scored; say so in the table
-            out[src] = ""
-    return out
+    """The original text of each source, as the index keeps it."""
+    return dict(store.originals)
 
 
 def run_retrieval(
@@ -56,4 +48,83 @@ def format_retrieval_table(result: dict) -> str:
         if name.count("/") and "paraphrased" not in name:
             continue
         lines.append(f"{name:<34}{g['n']:>5}" + "".join(f"{g[c]:>15.3f}" for c in cols))
+    return "\n".join(lines)
+
+
+def run_answers(
+    dataset: str | Path | None,
+    index_dir: Path,
+    out: Path | None,
+    *,
+    reader: str = "auto",
+    progress: bool = True,
+) -> dict:
+    """Ask every question through the pipeline; write predictions, metrics and the report."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from rag.pipeline import Pipeline
+
+    questions = load_questions(dataset or DEFAULT_DATASET)
+    pipe = Pipeline.load(index_dir, reader=reader)
+    originals = load_originals(pipe.store)
+    rows, preds, latencies = [], [], []
+    for q in tqdm(questions, desc="eval", unit="q", disable=not progress):
+        ans = pipe.ask(q.question).to_json()
+        latencies.append(ans["timings_ms"]["total"])
+        preds.append({"id": q.id, **ans})
+        rows.append(score(q, ans, originals.get(q.source or "", "")))
+    lat = np.array(latencies) if latencies else np.zeros(1)
+    metrics = {
+        "dataset": str(dataset or DEFAULT_DATASET),
+        "questions": len(questions),
+        "reader": pipe.reader.name,
+        "embedder": pipe.store.embedder.name,
+        "threshold": getattr(pipe.reader, "threshold", None),
+        "index_version": pipe.store.version,
+        **summarise(rows),
+        "latency_ms": {
+            "p50": round(float(np.percentile(lat, 50)), 2),
+            "p95": round(float(np.percentile(lat, 95)), 2),
+            "mean": round(float(lat.mean()), 2),
+            "n": len(latencies),
+        },
+    }
+    if out is not None:
+        from eval.report import write_report
+
+        out.mkdir(parents=True, exist_ok=True)
+        _write_atomic(
+            out / "predictions.jsonl",
+            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds),
+        )
+        _write_atomic(out / "metrics.json", json.dumps(metrics, ensure_ascii=False, indent=2))
+        write_report(metrics, out)
+    return metrics
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def format_answer_table(metrics: dict) -> str:
+    cols = [
+        ("em", "EM"),
+        ("f1", "F1"),
+        ("evidence_hit", "evid.hit"),
+        ("citation_accuracy", "cite.acc"),
+        ("answerable_abstained", "ans.abst"),
+        ("unanswerable_abstained", "unans.abst"),
+    ]
+    lines = [f"{'group':<22}{'n':>5}" + "".join(f"{c[1]:>12}" for c in cols)]
+    groups = [("all", metrics["overall"])]
+    groups += [(f"split {k}", v) for k, v in metrics.get("by_split", {}).items()]
+    groups += [
+        (f"test/{k}", v) for k, v in metrics.get("by_split_type", {}).get("test", {}).items()
+    ]
+    for name, g in groups:
+        cells = "".join(f"{'–' if g[k] is None else f'{g[k]:.1f}':>12}" for k, _ in cols)
+        lines.append(f"{name:<22}{g['n']:>5}" + cells)
     return "\n".join(lines)

@@ -35,8 +35,9 @@ from rag.types import Article, Chunk
 
 log = logging.getLogger("index.store")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the original text of every source is kept (evidence is quoted from it)
 _FILES = (
+    "sources.jsonl",
     "manifest.json",
     "articles.jsonl",
     "chunks.jsonl",
@@ -62,6 +63,7 @@ class SourceData:
     fingerprint: str
     articles: list[Article]
     chunks: list[Chunk]
+    text: str = ""  # the original text as read: answers and evidence are quoted from it
 
 
 @dataclass
@@ -130,6 +132,7 @@ class IndexStore:
         bm25: BM25,
         tokenizer: SearchTokenizer,
         embedder: Embedder,
+        originals: dict[str, str] | None = None,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
@@ -141,6 +144,7 @@ class IndexStore:
         self.bm25 = bm25
         self.tokenizer = tokenizer
         self.embedder = embedder
+        self.originals = originals or {}  # source -> original text as read
 
     @property
     def version(self) -> str:
@@ -202,6 +206,7 @@ class IndexStore:
             vstore = VectorStore.load(folder / "dense.faiss")
             bm25 = BM25.load(folder / "bm25.npz")
             terms = (folder / "terms.txt").read_text(encoding="utf-8").split("\n")
+            originals = {r["source"]: r["text"] for r in _read_jsonl(folder / "sources.jsonl")}
             embedder = load_embedder(folder, built_with)
         except IndexLoadError:
             raise
@@ -224,7 +229,17 @@ class IndexStore:
         if isinstance(embedder, OfflineEmbedder):
             embedder.use_tokenizer(tokenizer)
         return cls(
-            folder, manifest, articles, chunks, tokens, vectors, vstore, bm25, tokenizer, embedder
+            folder,
+            manifest,
+            articles,
+            chunks,
+            tokens,
+            vectors,
+            vstore,
+            bm25,
+            tokenizer,
+            embedder,
+            originals,
         )
 
 
@@ -359,6 +374,13 @@ def write_index(
     folder = _new_version(index_dir)
     try:
         _write_jsonl(folder / "articles.jsonl", map(_row, articles))
+        _write_jsonl(
+            folder / "sources.jsonl",
+            (
+                {"source": src, "text": d.text if d else previous.originals.get(src, "")}  # type: ignore[union-attr]
+                for src, d in sorted(sources.items())
+            ),
+        )
         _write_jsonl(
             folder / "chunks.jsonl", ({**_row(c), "tokens": t} for c, t in zip(chunks, tokens))
         )

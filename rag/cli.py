@@ -151,8 +151,9 @@ def cmd_index_status(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from index.hybrid import HybridRetriever
     from index.store import IndexStore
+    from rag.pipeline import check_question
 
-    question = _question(args.question)
+    question = check_question(args.question)
     retriever = HybridRetriever(IndexStore.load(_index_dir(args)))
     passages = retriever.search(question, k=args.k)
     if args.json:
@@ -168,7 +169,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from eval.runner import format_retrieval_table, run_retrieval
+    from eval.runner import format_answer_table, format_retrieval_table, run_answers, run_retrieval
 
     out = Path(args.out) if args.out else None
     if args.retrieval:
@@ -178,22 +179,60 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             print(format_retrieval_table(result))
         return 0
-    print("error: only `rag eval --retrieval` exists so far", file=sys.stderr)
-    return 2
+    metrics = run_answers(
+        args.dataset, _index_dir(args), out, reader=args.reader, progress=not args.json
+    )
+    if args.json:
+        _print_json(metrics)
+        return 0
+    print(format_answer_table(metrics))
+    lat = metrics["latency_ms"]
+    print(
+        f"reader {metrics['reader']}, threshold {metrics['threshold']}; "
+        f"latency p50 {lat['p50']} ms, p95 {lat['p95']} ms"
+    )
+    if out is not None:
+        print(f"report: {out / 'report.md'}")
+    return 0
 
 
-MAX_QUESTION_CHARS = 1000
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.pipeline import Pipeline, check_question
+
+    question = check_question(args.question)
+    pipe = Pipeline.load(_index_dir(args), reader=args.reader)
+    ans = pipe.ask(question, top_k=args.k)
+    if args.json:
+        _print_json(ans.to_json())
+        return 0
+    print(format_answer(ans))
+    return 0
 
 
-def _question(q: str) -> str:
-    q = " ".join(q.split())
-    if not q:
-        raise ValueError("the question is empty")
-    if len(q) > MAX_QUESTION_CHARS:
-        raise ValueError(
-            f"the question is too long ({len(q)} characters; at most {MAX_QUESTION_CHARS})"
-        )
-    return q
+def format_answer(ans) -> str:
+    """The answer, the evidence with the answer marked 【】, and a citation line."""
+    lines = []
+    flat = lambda t: " ".join(t.split())  # noqa: E731 - PDF line breaks inside a quote
+    if ans.answer is None:
+        lines.append("答案：语料中没有找到可靠的答案（the corpus does not say）")
+        if ans.best_guess:
+            lines.append(
+                f"  (best guess {flat(ans.best_guess)!r}, confidence {ans.confidence:.2f})"
+            )
+        lines.append("最接近的段落：")
+        for n, p in enumerate(ans.passages[:3], 1):
+            c = p.chunk
+            lines.append(f"  {n}. 《{c.title}》 {c.source}:{c.start}-{c.end}")
+            lines.append(f"     {flat(c.text)[:120]}{'…' if len(c.text) > 120 else ''}")
+        return "\n".join(lines)
+    ev = ans.evidence
+    lines.append(f"答案：{flat(ans.answer)}    (confidence {ans.confidence:.2f})")
+    if ev is not None and ev.answer_start is not None:
+        i, j = ev.answer_start - ev.start, ev.answer_end - ev.start
+        lines.append(f"依据：{flat(ev.text[:i])}【{flat(ev.text[i:j])}】{flat(ev.text[j:])}")
+    for c in ans.citations:
+        lines.append(f"出处：{c.line()}")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,7 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--json", action="store_true")
     se.set_defaults(func=cmd_search)
 
-    ev = sub.add_parser("eval", help="measure quality on an eval set")
+    ak = sub.add_parser("ask", help="answer a question from the index, with evidence and citation")
+    ak.add_argument("question")
+    ak.add_argument("-k", type=int, default=5, help="how many passages to show (default 5)")
+    ak.add_argument("--index-dir")
+    ak.add_argument(
+        "--reader",
+        default="auto",
+        help="auto (default), offline, or an extractive-QA model name/path",
+    )
+    ak.add_argument("--json", action="store_true", help="print the Answer object as JSON")
+    ak.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", help="measure answer quality on an eval set")
     ev.add_argument("--dataset", help="eval JSONL (default: the project's eval/questions.jsonl)")
     ev.add_argument("--index-dir")
     ev.add_argument("--out", help="folder for the report")
@@ -255,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="retrieval metrics only (recall@k, MRR, article-hit@k)",
     )
+    ev.add_argument("--reader", default="auto", help="auto (default), offline, or a model")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
     return p

@@ -89,7 +89,7 @@ def build_index(
             _skip(src, str(e), on_skip)
             continue
         articles = segmenter.segment(doc)
-        sources[src] = SourceData(fp, articles, chunker.chunk_all(articles))
+        sources[src] = SourceData(fp, articles, chunker.chunk_all(articles), doc.text)
         if progress:
             progress("read", 1)
     if not sources:

@@ -116,3 +116,106 @@ class Passage:
             "score": round(float(self.score), 6),
             "section": c.section,
         }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The article an answer comes from; ``start``/``end`` are its span in the source file."""
+
+    article_id: str
+    title: str
+    source: str
+    start: int
+    end: int
+    publication: str | None = None
+    issue: str | None = None
+    author: str | None = None
+    column: str | None = None
+    date: str | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> Citation:
+        return cls(
+            article_id=article.id,
+            title=article.title,
+            source=article.source,
+            start=article.start,
+            end=article.end,
+            publication=article.publication,
+            issue=article.issue,
+            author=article.author,
+            column=article.column,
+            date=article.date,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        """One line a person can follow: 《title》 · publication issue · author · file:start-end."""
+        parts = [f"《{self.title}》"]
+        pub = " ".join(p for p in (self.publication, self.issue) if p)
+        if pub:
+            parts.append(pub)
+        if self.author:
+            parts.append(self.author)
+        parts.append(f"{self.source}:{self.start}-{self.end}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The sentence that holds the answer, copied from the source file.
+
+    ``text == original[start:end]``; the answer is ``original[answer_start:answer_end]``,
+    inside it.
+    """
+
+    text: str
+    source: str
+    start: int
+    end: int
+    answer_start: int | None = None
+    answer_end: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``rag ask`` and ``POST /ask`` return.
+
+    ``answer`` is None when the service abstains; ``best_guess`` then still holds the span
+    the reader would have given (for the eval's coverage curve and for debugging).
+    """
+
+    question: str
+    answer: str | None
+    confidence: float
+    evidence: Evidence | None = None
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    best_guess: str | None = None
+    answer_type: str | None = None  # what the question asks for: number, date, person, ...
+    reader: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "confidence": round(float(self.confidence), 4),
+            "abstained": self.abstained,
+            "evidence": self.evidence.to_json() if self.evidence else None,
+            "citations": [c.to_json() for c in self.citations],
+            "passages": [p.to_json() for p in self.passages],
+            "best_guess": self.best_guess,
+            "answer_type": self.answer_type,
+            "reader": self.reader,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

@@ -1,0 +1,126 @@
+"""The question answering pipeline: retrieve, read, quote the evidence, cite the article.
+
+>>> pipe = Pipeline.load(Path("var/index"))  # doctest: +SKIP
+>>> ans = pipe.ask("古文化街被誉为什么？")  # doctest: +SKIP
+>>> ans.answer, ans.citations[0].title  # doctest: +SKIP
+('津门故里', '…')
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.chunking import sentence_spans
+from rag.reader import Reader, Reading, SpanGuess, make_reader
+from rag.types import Answer, Article, Citation, Evidence, Passage
+
+MAX_QUESTION_CHARS = 1000
+_CLAUSE = re.compile(r"[，；：,;:]")
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked (empty, too long)."""
+
+
+def check_question(question: str) -> str:
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("the question is empty")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"the question is too long ({len(q)} characters; the limit is {MAX_QUESTION_CHARS})"
+        )
+    return q
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    read_k: int = 8  # passages given to the reader
+    evidence_max: int = 160  # a longer "sentence" (PDF run-ons) is cut to the clauses around
+
+
+class Pipeline:
+    """An index plus a retriever plus a reader; thread-safe for questions once built."""
+
+    def __init__(self, store, reader: Reader, settings: PipelineSettings | None = None) -> None:
+        from index.hybrid import HybridRetriever
+
+        self.store = store
+        self.retriever = HybridRetriever(store)
+        self.reader = reader
+        self.settings = settings or PipelineSettings()
+
+    @classmethod
+    def load(cls, index_dir: Path, reader: str = "auto") -> Pipeline:
+        from index.store import IndexStore
+
+        return cls(IndexStore.load(Path(index_dir)), make_reader(reader))
+
+    def ask(self, question: str, top_k: int = 5) -> Answer:
+        q = check_question(question)
+        top_k = max(1, min(int(top_k), 50))
+        t0 = time.perf_counter()
+        passages = self.retriever.search(q, max(top_k, self.settings.read_k))
+        t1 = time.perf_counter()
+        reading = self.reader.read(q, passages[: self.settings.read_k])
+        t2 = time.perf_counter()
+        answer = self.compose(q, passages, reading, top_k)
+        timings = {
+            "retrieve": (t1 - t0) * 1000,
+            "read": (t2 - t1) * 1000,
+            "total": (time.perf_counter() - t0) * 1000,
+        }
+        return Answer(**{**answer.__dict__, "timings_ms": timings})
+
+    def compose(
+        self, question: str, passages: list[Passage], reading: Reading, top_k: int
+    ) -> Answer:
+        shown = tuple(passages[:top_k])
+        base = dict(
+            question=question,
+            passages=shown,
+            answer_type=reading.answer_type,
+            reader=self.reader.name,
+            confidence=float(reading.confidence),
+        )
+        if not reading.guesses:
+            return Answer(answer=None, **base)
+        best = reading.guesses[0]
+        article = passages[best.passage].article
+        original = self.store.originals.get(article.source) if article else None
+        if article is None or original is None:
+            return Answer(answer=None, best_guess=best.text, **base)
+        evidence = self.evidence(article, best, original)
+        answer_text = original[evidence.answer_start : evidence.answer_end]
+        if reading.confidence < reading.threshold:
+            return Answer(answer=None, best_guess=answer_text, **base)
+        return Answer(
+            answer=answer_text,
+            evidence=evidence,
+            citations=(Citation.of(article),),
+            best_guess=answer_text,
+            **base,
+        )
+
+    def evidence(self, article: Article, guess: SpanGuess, original: str) -> Evidence:
+        """The sentence around the span, quoted from the original file with exact offsets."""
+        s, e = guess.start, guess.end
+        sent = next(((a, b) for a, b in sentence_spans(article.text) if a <= s < b), (s, e))
+        a, b = sent[0], max(sent[1], e)
+        limit = self.settings.evidence_max
+        if b - a > limit:  # keep whole clauses around the answer
+            cuts = [m.end() for m in _CLAUSE.finditer(article.text, a, b)]
+            left = [c for c in cuts if c <= s and s - c <= limit // 2]
+            right = [c for c in cuts if c >= e and c - e <= limit // 2]
+            a = min(left) if left else max(a, s - limit // 2)
+            b = max(right) if right else min(b, e + limit // 2)
+        while a < s and article.text[a] in " \n\t":
+            a += 1
+        while b > e and article.text[b - 1] in " \n\t":
+            b -= 1
+        os_, oe = article.original_span(a, b)
+        as_, ae = article.original_span(s, e)
+        return Evidence(original[os_:oe], article.source, os_, oe, as_, ae)

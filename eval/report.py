@@ -16,14 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-COLUMNS = [  # (key in a group of metrics, column header)
-    ("em", "EM"),
-    ("f1", "F1"),
-    ("evidence_hit", "evidence hit"),
-    ("citation_accuracy", "citation acc."),
-    ("answerable_abstained", "answerable abstained"),
-    ("unanswerable_abstained", "unanswerable abstained"),
-]
+_KEYS = "em f1 evidence_hit citation_accuracy answerable_abstained unanswerable_abstained"
+_HEADS = "EM|F1|evidence hit|citation acc.|answerable abstained|unanswerable abstained"
+COLUMNS = list(zip(_KEYS.split(), _HEADS.split("|")))  # (key in a group of metrics, header)
 TARGET_NAMES = dict(COLUMNS) | {"answered_em": "EM when answered"}
 UPPER_BOUNDS = {"answerable_abstained"}  # met when measured ≤ target; the others need ≥
 SPLIT_STYLE = {"dev": ("tab:blue", "o"), "test": ("tab:orange", "s")}
@@ -38,25 +33,20 @@ def write_report(metrics: dict, out: Path) -> list[Path]:
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    png = out / "report.png"
+    md, png = out / "report.md", out / "report.png"
     has_chart = bool(_curves(metrics) or _type_groups(metrics)[1] or _calibration(metrics))
-    if has_chart:
+    if has_chart:  # the image first, so the Markdown never links to a missing file
         _atomic_write(png, "wb", lambda f: _draw_chart(metrics, f))
-        written.append(png)
-    md = out / "report.md"
     text = render_markdown(metrics, png.name if has_chart else None)
     _atomic_write(md, "w", lambda f: f.write(text))
-    return [md, *written]
-
-
-# ---------------------------------------------------------------- markdown
+    return [md, png] if has_chart else [md]
 
 
 def render_markdown(metrics: Mapping[str, Any], image: str | None = None) -> str:
     """The report as Markdown text; ``image`` is the chart's file name, if one was drawn."""
-    lines = ["# Evaluation report", ""]
-    lines += [
+    lines = [
+        "# Evaluation report",
+        "",
         f"Dataset `{metrics.get('dataset', DASH)}` · {metrics.get('questions', DASH)} questions · "
         f"reader `{metrics.get('reader', DASH)}` · embedder `{metrics.get('embedder', DASH)}` · "
         f"abstention threshold {_num(metrics.get('threshold'), 2)}",
@@ -66,22 +56,20 @@ def render_markdown(metrics: Mapping[str, Any], image: str | None = None) -> str
     targets = metrics.get("targets") or {}
     if test and targets:
         lines += ["## Test split vs targets", "", "| metric | target | measured | met? |"]
-        lines.append("|---|---:|---:|:---:|")
+        lines += ["|---|---:|---:|:---:|"]
         for key, target in targets.items():
             measured = test.get(key)
             upper = key in UPPER_BOUNDS
             met = DASH
             if _finite(measured) and _finite(target):
                 met = "✅" if (measured <= target if upper else measured >= target) else "❌"
-            name = TARGET_NAMES.get(key, key.replace("_", " "))
-            sign = "≤" if upper else "≥"
+            name, sign = TARGET_NAMES.get(key, key.replace("_", " ")), "≤" if upper else "≥"
             lines.append(f"| {name} | {sign} {_pct(target)} | {_pct(measured)} | {met} |")
         lines.append("")
 
     groups = {"overall": metrics["overall"], **(metrics.get("by_split") or {})}
     lines += ["## Overall and by split", "", *_table("group", groups), ""]
-    label, by_type = _type_groups(metrics, test_only=False)
-    if by_type:
+    if by_type := _type_groups(metrics, test_only=False)[1]:
         lines += ["## By question type (all splits)", "", *_table("type", by_type), ""]
     label, test_types = _type_groups(metrics)
     if label == "test" and test_types:
@@ -100,7 +88,7 @@ def render_markdown(metrics: Mapping[str, Any], image: str | None = None) -> str
             "Left: each point is an abstention threshold; lowering it answers more questions "
             "(coverage, x) usually at the cost of accuracy among those answered (y)"
             + (f"; {marked} on each split's curve." if marked else ".")
-            + f" Middle: EM and F1 by question type ({label or 'all splits'}), the dashed line "
+            + f" Middle: EM and F1 by question type ({label}), the dashed line "
             "is the EM target. Right: reliability diagram, mean confidence vs accuracy per "
             "confidence bin (bigger marker = more questions); points on the dashed diagonal are "
             "well calibrated, and the legend gives each split's ECE (lower is better).",
@@ -118,10 +106,9 @@ def render_markdown(metrics: Mapping[str, Any], image: str | None = None) -> str
 def _table(first: str, groups: Mapping[str, Mapping[str, Any]]) -> list[str]:
     head = f"| {first} | n | " + " | ".join(h for _, h in COLUMNS) + " |"
     rule = "|---|" + "---:|" * (len(COLUMNS) + 1)
+    cells = {name: [_pct(g.get(k)) for k, _ in COLUMNS] for name, g in groups.items() if g}
     rows = [
-        f"| {name} | {g.get('n', DASH)} | " + " | ".join(_pct(g.get(k)) for k, _ in COLUMNS) + " |"
-        for name, g in groups.items()
-        if g
+        f"| {name} | {groups[name].get('n', DASH)} | {' | '.join(c)} |" for name, c in cells.items()
     ]
     return [head, rule, *rows]
 
@@ -136,9 +123,6 @@ def _pct(x: Any) -> str:
 
 def _num(x: Any, digits: int) -> str:
     return f"{x:.{digits}f}" if _finite(x) else DASH
-
-
-# ---------------------------------------------------------------- chart
 
 
 def _curves(metrics: Mapping[str, Any]) -> dict[str, list[dict]]:
@@ -190,13 +174,8 @@ def _plot_curves(ax: Any, curves: dict[str, list[dict]], threshold: Any) -> None
         if not pts:
             continue
         color, marker = SPLIT_STYLE.get(split, (f"C{i + 2}", "^"))
-        ax.plot(
-            [100 * p["coverage"] for p in pts],
-            [100 * p["accuracy"] for p in pts],
-            color=color,
-            lw=1.5,
-            label=split,
-        )
+        x, y = [100 * p["coverage"] for p in pts], [100 * p["accuracy"] for p in pts]
+        ax.plot(x, y, color=color, lw=1.5, label=split)
         if _finite(threshold):
             best = min(pts, key=lambda p: abs(p.get("threshold", math.inf) - threshold))
             bx, by = 100 * best["coverage"], 100 * best["accuracy"]
@@ -226,18 +205,12 @@ def _plot_types(ax: Any, types: Mapping[str, Mapping], label: str, em_target: An
     types = {t: g for t, g in types.items() if g}
     if not types:
         return _no_data(ax, title)
-    names = list(types)
+    names, w = list(types), 0.38
     xs = range(len(names))
-    w = 0.38
     for offset, key, color in ((-w / 2, "em", "tab:blue"), (w / 2, "f1", "tab:green")):
         vals = [types[t].get(key) for t in names]
-        bars = ax.bar(
-            [x + offset for x in xs],
-            [v if _finite(v) else 0.0 for v in vals],
-            w,
-            label=key.upper(),
-            color=color,
-        )
+        heights = [v if _finite(v) else 0.0 for v in vals]
+        bars = ax.bar([x + offset for x in xs], heights, w, label=key.upper(), color=color)
         ax.bar_label(bars, labels=[f"{v:.0f}" if _finite(v) else DASH for v in vals], fontsize=7)
     if _finite(em_target):
         ax.axhline(em_target, ls="--", color="tab:red", lw=1, label=f"EM target ({em_target:g}%)")
@@ -255,18 +228,14 @@ def _plot_calibration(ax: Any, cal: Mapping[str, Mapping]) -> None:
     counts = [b.get("n") or 0 for c in cal.values() for b in c["bins"]]
     biggest = max(counts, default=0) or 1
     for i, (split, c) in enumerate(cal.items()):
-        bins = [
-            b
-            for b in c["bins"]
-            if b.get("n") and _finite(b.get("confidence")) and _finite(b.get("accuracy"))
-        ]
+        bins = [b for b in c["bins"] if b.get("n") and _finite(b.get("confidence"))]
+        bins = [b for b in bins if _finite(b.get("accuracy"))]
         color, marker = SPLIT_STYLE.get(split, (f"C{i + 2}", "^"))
         ece = c.get("ece")
         name = f"{split} (ECE {ece:.3f})" if _finite(ece) else split
-        x = [b["confidence"] for b in bins]
-        y = [b["accuracy"] for b in bins]
+        x, y = [b["confidence"] for b in bins], [b["accuracy"] for b in bins]
         ax.plot(x, y, color=color, lw=1, alpha=0.7)
-        sizes = [15 + 185 * b["n"] / biggest for b in bins]
+        sizes = [15 + 185 * b["n"] / biggest for b in bins]  # marker area by bin count
         ax.scatter(x, y, s=sizes, color=color, marker=marker, alpha=0.75, label=name)
     ax.set(title=title, xlabel="mean confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1.02))
     ax.set_aspect("equal", adjustable="box")
@@ -274,17 +243,14 @@ def _plot_calibration(ax: Any, cal: Mapping[str, Mapping]) -> None:
     ax.legend(loc="upper left", fontsize=8, markerscale=0.6)
 
 
-# ---------------------------------------------------------------- files
-
-
 def _atomic_write(path: Path, mode: str, write: Callable[[Any], Any]) -> None:
     """Write through ``write(f)`` to a temp file beside ``path``, then ``os.replace`` it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    kwargs = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}
     try:
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 is needlessly private for a report
-        kwargs = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as f:
             write(f)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 is needlessly private for a report
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

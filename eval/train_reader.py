@@ -57,6 +57,15 @@ class Example:
     answers: tuple[str, ...]
     weight: float
     qid: str = ""
+    articles: frozenset[str] = frozenset()  # ids of the articles that hold the answer
+
+
+def _gold_articles(store, q: Question) -> frozenset[str]:
+    original = store.originals.get(q.source or "", "")
+    at = original.find(q.evidence) if q.evidence else -1
+    return frozenset(
+        a.id for a in store.articles.values() if a.source == q.source and a.start <= at < a.end
+    )
 
 
 def _wh_for(kind: str, text: str, unit: str | None, rng: random.Random) -> str | None:
@@ -70,7 +79,17 @@ def _wh_for(kind: str, text: str, unit: str | None, rng: random.Random) -> str |
         if "月" in text:
             return rng.choice(("哪个月", "什么时候"))
         return rng.choice(("哪一年", "哪年", "何时"))
+    if kind in ("organization", "place") and rng.random() < 0.6:
+        m = _SUFFIX.search(text)
+        if m and len(m.group()) < len(text):
+            return rng.choice(("哪个", "哪家", "什么")) + m.group()
     return rng.choice(_WH[kind]) if kind in _WH else None
+
+
+_SUFFIX = re.compile(
+    r"(委员会|中心|公司|集团|大学|学院|医院|协会|促进会|纪念馆|博物馆|馆|局|委|部|社区|街道|"
+    r"小区|公园|生态城|新区|保税区|镇|村|区|县|市|省)$"
+)
 
 
 def generate_questions(articles, n: int, seed: int = 13) -> list[Example]:
@@ -131,11 +150,12 @@ def build_rows(examples: Sequence[Example], retrieve, progress: bool = True):
 
     xs, ys, ws, groups, per_q = [], [], [], [], []
     for qi, ex in enumerate(tqdm(examples, desc="features", disable=not progress)):
-        passages = retrieve(ex.question)
-        rows = featurise(question_terms(ex.question), passages)
+        passages = retrieve(ex)
+        qt = question_terms(ex.question)
+        rows = featurise(qt, passages)
         gold = {normalize(a) for a in ex.answers}
         labels = [float(normalize(r.text) in gold) for r in rows]
-        per_q.append((ex, rows, labels))
+        per_q.append((ex, rows, labels, qt))
         for r, y in zip(rows, labels):
             xs.append(r.x)
             ys.append(y)
@@ -206,21 +226,20 @@ def _top(rows: Sequence[CandidateRow], coef: np.ndarray, intercept: float):
     return best, probs
 
 
-def choose_threshold(conf: np.ndarray, answerable: np.ndarray, correct: np.ndarray) -> float:
+def choose_threshold(conf: np.ndarray, answerable: np.ndarray, max_abstain: float = 0.05) -> float:
     """The confidence below which to abstain, chosen on dev.
 
-    Utility per question: a right answer +1, a wrong answer -1, an abstention 0, except that
-    abstaining on an unanswerable question is right (+1). Ties go to the lower threshold
-    (answer more).
+    It maximises balanced accuracy of the answer-or-abstain decision (the share of
+    answerable questions answered plus the share of unanswerable ones, real and
+    look-alike, abstained) among thresholds that abstain on at most ``max_abstain`` of the
+    answerable questions. Ties go to the lower threshold (answer more).
     """
-    best_t, best_u = 0.0, -1e9
+    best_t, best_u = 0.0, -1.0
     for t in np.unique(np.concatenate([[0.0], conf])):
-        answered = conf >= t
-        u = np.where(
-            answered,
-            np.where(answerable & correct, 1.0, -1.0),
-            np.where(answerable, 0.0, 1.0),
-        ).sum()
+        on = conf >= t
+        if (~on[answerable]).mean() > max_abstain:
+            continue
+        u = on[answerable].mean() + (~on[~answerable]).mean() if (~answerable).any() else 0
         if u > best_u + 1e-9:
             best_t, best_u = float(t), float(u)
     return best_t
@@ -247,20 +266,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = IndexStore.load(args.index_dir)
     retriever = HybridRetriever(store)
 
-    def retrieve(q: str):
-        return retriever.search(q, 8)
+    def retrieve(ex: Example):
+        return retriever.search(ex.question, 8)
+
+    def retrieve_without_answer(ex: Example):
+        """The passages a corpus without this answer would give: an unanswerable example."""
+        gold = [normalize(a) for a in ex.answers]
+        out = []
+        for p in retriever.search(ex.question, 30):
+            text = normalize(p.chunk.text)
+            if any(g and g in text for g in gold) or p.chunk.article_id in ex.articles:
+                continue
+            out.append(p)
+        return out[:8]
 
     dev: list[Question] = [q for q in load_questions(args.dataset) if q.split == "dev"]
     synth = generate_questions(list(store.articles.values()), args.synthetic)
-    dev_ex = [Example(q.question, q.answers, args.dev_weight, q.id) for q in dev]
+    dev_ex = [
+        Example(q.question, q.answers, args.dev_weight, q.id, _gold_articles(store, q)) for q in dev
+    ]
     print(f"{len(synth)} generated questions, {len(dev_ex)} dev questions", file=sys.stderr)
     xs, ys, ws, gs, per_syn = build_rows(synth, retrieve)
     xd, yd, wd, gd, per_dev = build_rows(dev_ex, retrieve)
 
+    # unanswerable look-alikes: dev questions asked of the corpus minus their answer
+    negatives = [ex for ex in dev_ex if ex.answers]
+    _, _, _, _, per_neg = build_rows(negatives, retrieve_without_answer, progress=False)
+    neg_fold = {ex.qid: None for ex in negatives}
+
     # out-of-fold rankers over dev questions: the calibrator must see honest errors
     rng = np.random.default_rng(7)
     fold_of = rng.permutation(len(dev_ex)) % args.folds
-    conf_x, conf_y, answerable, oof_em, oof_f1 = [], [], [], [], []
+    fold_by_id = {ex.qid: int(fold_of[i]) for i, ex in enumerate(dev_ex)}
+    conf_x, conf_y, real, answerable, oof_em, oof_f1, oof_type = [], [], [], [], [], [], []
+    types = {q.id: q.type for q in dev}
     for k in range(args.folds):
         train = fold_of[gd] != k
         coef, b = fit_ranker(
@@ -269,26 +308,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             np.concatenate([ws, wd[train]]),
             np.concatenate([gs, gd[train] + len(synth)]),
         )
-        for qi in np.flatnonzero(fold_of == k):
-            ex, rows, _ = per_dev[qi]
+        held = [(per_dev[i], True) for i in np.flatnonzero(fold_of == k)]
+        held += [(item, False) for item in per_neg if fold_by_id[item[0].qid] == k]
+        for (ex, rows, _, qt), is_real in held:
             best, probs = _top(rows, coef, b)
             pred = rows[best].text if best is not None else None
             conf_x.append(
-                confidence_features(probs, rows, best)
+                confidence_features(qt, probs, rows, best)
                 if best is not None
-                else np.zeros(len(CONF_FEATURES))
+                else np.zeros(len(CONF_FEATURES), dtype=np.float32)
             )
-            em = exact_match(pred, ex.answers) if ex.answers else 0.0
+            em = exact_match(pred, ex.answers) if ex.answers and is_real else 0.0
             conf_y.append(em)
-            answerable.append(bool(ex.answers))
-            if ex.answers:
+            real.append(is_real)
+            answerable.append(bool(ex.answers) and is_real)
+            if ex.answers and is_real:
                 oof_em.append(em)
                 oof_f1.append(f1(pred, ex.answers))
+                oof_type.append(types.get(ex.qid, "?"))
+    del neg_fold
     from sklearn.linear_model import LogisticRegression
 
-    cal = LogisticRegression(C=1.0, max_iter=2000).fit(np.stack(conf_x), np.array(conf_y))
-    conf = cal.predict_proba(np.stack(conf_x))[:, 1]
-    threshold = choose_threshold(conf, np.array(answerable), np.array(conf_y) > 0)
+    cx, cy, real = np.stack(conf_x), np.array(conf_y), np.array(real)
+    # the direction from real dev answers plus the look-alikes (half weight each) ...
+    shape = LogisticRegression(C=1.0, max_iter=2000).fit(
+        cx, cy, sample_weight=np.where(real, 1.0, 0.5)
+    )
+    # ... the scale from real dev answers alone, so that probabilities keep its base rate
+    z = cx @ shape.coef_[0]
+    platt = LogisticRegression(C=100.0, max_iter=2000).fit(z[real].reshape(-1, 1), cy[real])
+    a, c0 = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    cal_coef, cal_b = shape.coef_[0] * a, c0
+    conf = 1 / (1 + np.exp(-(cx @ cal_coef + cal_b)))
+    ans = np.array(answerable)
+    threshold = choose_threshold(conf, ans)
 
     coef, b = fit_ranker(
         np.concatenate([xs, xd]),
@@ -296,15 +349,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         np.concatenate([ws, wd]),
         np.concatenate([gs, gd + len(synth)]),
     )
-    ans = np.array(answerable)
     report = {
         "dev_out_of_fold": {
             "em": round(float(np.mean(oof_em)) * 100, 1),
             "f1": round(float(np.mean(oof_f1)) * 100, 1),
             "answerable_abstained": round(float(np.mean(conf[ans] < threshold)) * 100, 1),
-            "unanswerable_abstained": round(float(np.mean(conf[~ans] < threshold)) * 100, 1)
-            if (~ans).any()
+            "unanswerable_abstained": round(float(np.mean(conf[real & ~ans] < threshold)) * 100, 1)
+            if (real & ~ans).any()
             else None,
+            "lookalikes_abstained": round(float(np.mean(conf[~real] < threshold)) * 100, 1),
+            "em_by_type": {
+                t: round(100 * float(np.mean([e for e, tt in zip(oof_em, oof_type) if tt == t])), 1)
+                for t in sorted(set(oof_type))
+            },
         },
         "synthetic_questions": len(synth),
         "dev_questions": len(dev_ex),
@@ -319,8 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "intercept": round(b, 6),
         "calibration": {
             "features": list(CONF_FEATURES),
-            "coef": [round(float(v), 6) for v in cal.coef_[0]],
-            "intercept": round(float(cal.intercept_[0]), 6),
+            "coef": [round(float(v), 6) for v in cal_coef],
+            "intercept": round(cal_b, 6),
         },
         "threshold": round(threshold, 4),
         "sentences": 6,

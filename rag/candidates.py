@@ -144,7 +144,8 @@ _NOUN_CORE = {"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "ng", "eng"}
 
 
 _CJK1 = re.compile(r"[\u4e00-\u9fff]")
-_FUNCTION_CHARS = set("的了在是和与及等说为将把被从向对到也都就又还而着过之其以于")
+_FUNCTION_CHARS = set("的了在是和与及等说为将把被从向对到也都就又还而着过之其以于赴")
+_BREAK = re.compile(r"[\s，。、；：！？“”《》（）()「」,.;:!?的在和与及是为对把被将从向到等]")
 _COORD = re.compile(
     r"([\u4e00-\u9fff]{2,8}?(?:镇|村|区|县|市|省|街道|社区|公司|大学|局|委))(?:、[\u4e00-\u9fff]{2,8}?\2)+".replace(
         "\\2", "(?:镇|村|区|县|市|省|街道|社区|公司|大学|局|委)"
@@ -278,13 +279,11 @@ def _noun_phrases(text: str, add) -> None:
             if 2 <= e2 - s <= 3:
                 add(s, e2, "person")
 
-    # names jieba cut or merged wrongly: "张英阅" -> also "张英"; "田炳" + "昇" -> "田炳昇"
+    # a name jieba cut short: "田炳" + "昇" -> "田炳昇"
     for k, (s, e, tag) in enumerate(ws):
         w = text[s:e]
         if tag not in ("nr", "nrfg", "nrt") or w[0] not in _SURNAMES:
             continue
-        if len(w) == 3:
-            add(s, s + 2, "person", tokens=1)
         if len(w) == 2 and k + 1 < len(ws) and ws[k + 1][1] - ws[k + 1][0] == 1:
             nxt = text[ws[k + 1][0]]
             if _CJK1.match(nxt) and nxt not in _FUNCTION_CHARS:
@@ -296,6 +295,22 @@ def _noun_phrases(text: str, add) -> None:
         for s0 in range(m.start(), first - 1):
             if s0 in starts:
                 add(s0, m.end(), _kind(m.group(), ["n"], text, s0), tokens=3)
+
+    # names of bodies and places by their last word, whatever jieba made of the words
+    # before it: "天津觉悟社纪念馆", "中新天津生态城", "朝阳里社区"
+    for k, (s, e, _) in enumerate(ws):
+        w = text[s:e]
+        org, place = _ORG_SUFFIX.search(w), _PLACE_SUFFIX.search(w)
+        if not (org or place) or len(w) > 6:
+            continue
+        for j in range(k - 1, max(-1, k - 7), -1):
+            s0 = ws[j][0]
+            piece = text[s0:e]
+            if e - s0 > 16 or _BREAK.search(text[s0:s]) or (ws[j][2] == "v" and ws[j][1] - s0 > 1):
+                break
+            if text[s0] in _FUNCTION_CHARS:
+                continue
+            add(s0, e, "organization" if org else "place", tokens=k - j + 1)
 
     i = 0
     while i < len(ws):

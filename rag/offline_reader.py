@@ -67,8 +67,21 @@ FEATURES: tuple[str, ...] = (
     "wh_noun_last_char",
     "head_follows",
     "head_precedes",
+    "clean_left",
+    "clean_right",
+    "starts_with_verb",
 )
-CONF_FEATURES = ("prob", "margin", "sent_cover", "sent_cover_bigrams", "near_cover", "type_fit")
+CONF_FEATURES = (
+    "prob",
+    "margin",
+    "sent_cover",
+    "sent_cover_bigrams",
+    "near_cover",
+    "type_fit",
+    "article_cover",
+    "missing_max",
+    "window_cover",
+)
 
 _STOP = set(
     "的 了 是 在 和 与 及 并 等 也 都 而 被 把 将 对 为 以 于 从 向 到 由 其 这 那 该 此 之 "
@@ -82,7 +95,8 @@ _sentence_cache_lock = threading.Lock()
 
 
 def _bigrams(s: str) -> set[str]:
-    s = re.sub(r"\s+", "", s)
+    if " " in s or "\n" in s or "\t" in s:
+        s = "".join(s.split())
     return {s[i : i + 2] for i in range(len(s) - 1)}
 
 
@@ -214,8 +228,7 @@ def select_sentences(
     return out[:keep]
 
 
-def _align(q_side: str, s_side: str) -> float:
-    qb = _bigrams(q_side)
+def _align(qb: set[str], s_side: str) -> float:
     return len(qb & _bigrams(s_side)) / len(qb) if qb else 0.0
 
 
@@ -246,15 +259,18 @@ def featurise(qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6) -> 
     left = _TRIM_LEFT.sub("", qa.left)[-8:]
     right = _TRIM_RIGHT.sub("", qa.right)[:8]
     qbig = _bigrams(qa.text)
+    left_bigrams, right_bigrams = _bigrams(left), _bigrams(right)
     found: list[tuple[_Sentence, Candidate]] = []
     for sent in sentences:
-        for c in extract(sent.text):
+        for c in _extract_cached(sent.text):
             found.append((sent, c))
+            found.extend((sent, t) for t in _trimmed(c, qa.text))
     counts: dict[str, int] = {}
     for _, c in found:
         counts[c.text] = counts.get(c.text, 0) + 1
     index = {f: i for i, f in enumerate(FEATURES)}
     rows: list[CandidateRow] = []
+    term_hits: dict[int, list[tuple[int, int, str, float]]] = {}
     for sent, c in found:
         x = np.zeros(len(FEATURES), dtype=np.float32)
         kind = c.kind
@@ -276,17 +292,21 @@ def featurise(qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6) -> 
         x[index["all_in_question"]] = float(c.text in qa.text)
         before = sent.text[max(0, c.start - 10) : c.start]
         after = sent.text[c.end : c.end + 10]
-        x[index["left_align"]] = _align(left, before)
-        x[index["right_align"]] = _align(right, after)
+        x[index["left_align"]] = _align(left_bigrams, before)
+        x[index["right_align"]] = _align(right_bigrams, after)
         x[index["left_adjacent"]] = min(_common_suffix(left, _TRIM_LEFT.sub("", before)), 4) / 4
         x[index["right_adjacent"]] = min(_common_prefix(right, _TRIM_RIGHT.sub("", after)), 4) / 4
-        window = sent.text[max(0, c.start - 20) : c.end + 20]
-        x[index["near_cover"]] = _cover(qt, window)
+        hits = term_hits.get(id(sent))
+        if hits is None:  # where each question word stands in this sentence, once
+            hits = [(p, p + len(t), t, w) for t, w in qt.terms for p in _positions(sent.text, t)]
+            term_hits[id(sent)] = hits
+        lo, hi = c.start - 20, c.end + 20
+        near = {t: w for s, e, t, w in hits if s >= lo and e <= hi}
+        x[index["near_cover"]] = sum(near.values()) / qt.weight
         dist = min(
             (
-                abs(pos - c.start) if pos < c.start else abs(pos - c.end)
-                for t, _ in qt.terms
-                for pos in _positions(sent.text, t)
+                c.start - e if e <= c.start else s - c.end if s >= c.end else 0
+                for s, e, _, _ in hits
             ),
             default=60,
         )
@@ -298,6 +318,9 @@ def featurise(qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6) -> 
         x[index["in_title"]] = float(c.text in sent.article.title)
         x[index["after_title_word"]] = float(bool(_TITLE_BEFORE.search(before)))
         x[index["first_in_sentence"]] = float(c.start <= 1)
+        x[index["clean_left"]] = float(not before or bool(_BOUNDARY.match(before[-1])))
+        x[index["clean_right"]] = float(not after or bool(_BOUNDARY.match(after[0])))
+        x[index["starts_with_verb"]] = float(_starts_with_verb(c.text))
         if qt.wh_noun:
             x[index["wh_noun_suffix"]] = float(c.text.endswith(qt.wh_noun))
             x[index["wh_noun_last_char"]] = float(c.text[-1] == qt.wh_noun[-1])
@@ -318,6 +341,47 @@ def featurise(qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6) -> 
     return rows
 
 
+_BOUNDARY = re.compile(
+    r"[\s，。、；：！？“”《》（）()「」,.;:!?的在和与及是为由到赴从向对将把被等了]"
+)
+
+
+@lru_cache(maxsize=20_000)
+def _starts_with_verb(text: str) -> bool:
+    ws = words(text)
+    return bool(ws) and ws[0][2] == "v" and ws[0][1] - ws[0][0] >= 2
+
+
+@lru_cache(maxsize=20_000)
+def _extract_cached(text: str) -> tuple[Candidate, ...]:
+    """Candidates depend on the sentence alone: a sentence read before is not re-read."""
+    return tuple(extract(text))
+
+
+def _trimmed(c: Candidate, question: str) -> list[Candidate]:
+    """The candidate without a head or tail the question already names.
+
+    "中新天津生态城锦庐园小区" for "锦庐园小区位于哪里": the answer is what is left.
+    """
+    if c.kind not in ("organization", "place", "noun") or len(c.text) < 4:
+        return []
+    out = []
+    n = len(c.text)
+    for k in range(2, n - 1):  # the longest tail the question names
+        if c.text[k:] in question:
+            out.append(
+                Candidate(c.start, c.start + k, c.text[:k], c.kind, c.unit, c.quoted, c.tokens)
+            )
+            break
+    for k in range(n - 2, 1, -1):  # the longest head the question names
+        if c.text[:k] in question:
+            out.append(
+                Candidate(c.start + k, c.end, c.text[k:], c.kind, c.unit, c.quoted, c.tokens)
+            )
+            break
+    return out
+
+
 def _positions(text: str, term: str) -> list[int]:
     out, i = [], text.find(term)
     while i >= 0 and len(out) < 8:
@@ -326,12 +390,25 @@ def _positions(text: str, term: str) -> list[int]:
     return out
 
 
-def confidence_features(probs: np.ndarray, rows: Sequence[CandidateRow], best: int) -> np.ndarray:
-    """What the calibrator sees about the winning candidate."""
+def confidence_features(
+    qt: QuestionTerms, probs: np.ndarray, rows: Sequence[CandidateRow], best: int
+) -> np.ndarray:
+    """What the calibrator sees about the winning candidate.
+
+    Besides the ranker's own margin: how much of the question the winner's sentence, its
+    neighbourhood and its whole article hold, and the weight of the most important question
+    word missing from the neighbourhood (a question about something the corpus lacks
+    usually finds a passage on the same subject that misses exactly that word).
+    """
     order = np.sort(probs)[::-1]
-    x = rows[best].x
+    r = rows[best]
+    x = r.x
     at = {f: i for i, f in enumerate(FEATURES)}
     type_fit = max(x[at[f"{q}*{k}"]] for q, k in _FITS)
+    text = r.article.text
+    window = text[max(0, r.start - 120) : r.end + 120]
+    top = max((w for _, w in qt.terms), default=1.0) or 1.0
+    missing = max((w for t, w in qt.terms if t not in window), default=0.0) / top
     return np.array(
         [
             order[0],
@@ -340,6 +417,9 @@ def confidence_features(probs: np.ndarray, rows: Sequence[CandidateRow], best: i
             x[at["sent_cover_bigrams"]],
             x[at["near_cover"]],
             type_fit,
+            _cover(qt, text),
+            missing,
+            _cover(qt, window),
         ],
         dtype=np.float32,
     )
@@ -399,7 +479,8 @@ class OfflineReader:
         order = np.argsort(-probs, kind="stable")
         conf = float(
             _sigmoid(
-                confidence_features(probs, rows, int(order[0])) @ self.cal_coef + self.cal_intercept
+                confidence_features(qt, probs, rows, int(order[0])) @ self.cal_coef
+                + self.cal_intercept
             )
         )
         guesses = tuple(

@@ -305,7 +305,6 @@ def _noun_phrases(text: str, add) -> None:
             continue
         for j in range(k - 1, max(-1, k - 7), -1):
             s0 = ws[j][0]
-            piece = text[s0:e]
             if e - s0 > 16 or _BREAK.search(text[s0:s]) or (ws[j][2] == "v" and ws[j][1] - s0 > 1):
                 break
             if text[s0] in _FUNCTION_CHARS:

@@ -4,7 +4,7 @@ VENV := .venv/bin
 
 INDEX ?= var/index
 
-.PHONY: setup run test lint format articles index eval-retrieval bench clean
+.PHONY: setup run test lint format articles index eval eval-retrieval train-reader bench bench-ask clean
 
 setup:
 	./scripts/setup.sh
@@ -31,12 +31,21 @@ articles:
 index:
 	$(VENV)/rag index build $(CORPUS) --index-dir $(INDEX)
 
+eval: index
+	$(VENV)/rag eval --index-dir $(INDEX) --out var/eval
+
+train-reader: index
+	$(VENV)/python -m eval.train_reader --index-dir $(INDEX)
+
 eval-retrieval: index
 	$(VENV)/rag eval --retrieval --index-dir $(INDEX) --out var/eval
 
 bench:
 	$(VENV)/pip install -q -e ".[bench]"
 	$(VENV)/python scripts/bench_retrieval.py --corpus $(CORPUS)
+
+bench-ask: index
+	$(VENV)/python scripts/bench_ask.py --index-dir $(INDEX) --chart docs/ask_latency.png
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

@@ -82,6 +82,7 @@ def run_answers(
         "embedder": pipe.store.embedder.name,
         "threshold": getattr(pipe.reader, "threshold", None),
         "index_version": pipe.store.version,
+        "index_dir": str(index_dir),
         **summarise(rows),
         "latency_ms": {
             "p50": round(float(np.percentile(lat, 50)), 2),

@@ -144,8 +144,14 @@ def _drop_words(text: str, rng: random.Random, p: float = 0.2) -> str:
     return "".join(kept)
 
 
-def build_rows(examples: Sequence[Example], retrieve, progress: bool = True):
-    """Candidate features and labels of every example; the question id of each row."""
+def build_rows(
+    examples: Sequence[Example], retrieve, progress: bool = True, hide_answer: bool = False
+):
+    """Candidate features and labels of every example; the question id of each row.
+
+    ``hide_answer``: drop every candidate within reach of the answer, as if the corpus
+    said everything around it but not the answer itself.
+    """
     from tqdm import tqdm
 
     xs, ys, ws, groups, per_q = [], [], [], [], []
@@ -154,6 +160,15 @@ def build_rows(examples: Sequence[Example], retrieve, progress: bool = True):
         qt = question_terms(ex.question)
         rows = featurise(qt, passages)
         gold = {normalize(a) for a in ex.answers}
+        if hide_answer:
+            rows = [
+                r
+                for r in rows
+                if not any(
+                    g and g in normalize(r.article.text[max(0, r.start - 150) : r.end + 150])
+                    for g in gold
+                )
+            ]
         labels = [float(normalize(r.text) in gold) for r in rows]
         per_q.append((ex, rows, labels, qt))
         for r, y in zip(rows, labels):
@@ -269,13 +284,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     def retrieve(ex: Example):
         return retriever.search(ex.question, 8)
 
-    def retrieve_without_answer(ex: Example):
-        """The passages a corpus without this answer would give: an unanswerable example."""
+    def retrieve_without_answer(ex: Example, same_article: bool = False):
+        """The passages a corpus without this answer would give: an unanswerable example.
+
+        Without the answer's article (the corpus does not know the subject), or, with
+        ``same_article``, with it but without the passages that hold the answer (the
+        corpus knows the subject but not this fact about it).
+        """
         gold = [normalize(a) for a in ex.answers]
         out = []
         for p in retriever.search(ex.question, 30):
             text = normalize(p.chunk.text)
-            if any(g and g in text for g in gold) or p.chunk.article_id in ex.articles:
+            if any(g and g in text for g in gold):
+                continue
+            if not same_article and p.chunk.article_id in ex.articles:
                 continue
             out.append(p)
         return out[:8]
@@ -292,6 +314,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # unanswerable look-alikes: dev questions asked of the corpus minus their answer
     negatives = [ex for ex in dev_ex if ex.answers]
     _, _, _, _, per_neg = build_rows(negatives, retrieve_without_answer, progress=False)
+    _, _, _, _, per_neg_same = build_rows(
+        negatives,
+        lambda ex: retrieve_without_answer(ex, same_article=True),
+        progress=False,
+        hide_answer=True,
+    )
+    per_neg = per_neg + per_neg_same
     neg_fold = {ex.qid: None for ex in negatives}
 
     # out-of-fold rankers over dev questions: the calibrator must see honest errors

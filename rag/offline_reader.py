@@ -81,6 +81,9 @@ CONF_FEATURES = (
     "article_cover",
     "missing_max",
     "window_cover",
+    "left_align",
+    "right_align",
+    "wh_context",
 )
 
 _STOP = set(
@@ -420,9 +423,23 @@ def confidence_features(
             _cover(qt, text),
             missing,
             _cover(qt, window),
+            x[at["left_align"]],
+            x[at["right_align"]],
+            _wh_context(qt, text[max(0, r.start - 40) : r.end + 40]),
         ],
         dtype=np.float32,
     )
+
+
+def _wh_context(qt: QuestionTerms, near: str) -> float:
+    """How much of the words right around the question word stand near the answer."""
+    qa = qt.analysis
+    if qa.wh_start < 0:
+        return 0.0
+    around = _bigrams(_TRIM_LEFT.sub("", qa.left)[-6:]) | _bigrams(
+        _TRIM_RIGHT.sub("", qa.right)[:6]
+    )
+    return len(around & _bigrams(near)) / len(around) if around else 0.0
 
 
 _FITS = (

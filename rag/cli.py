@@ -222,7 +222,8 @@ def format_answer(ans) -> str:
         lines.append("最接近的段落：")
         for n, p in enumerate(ans.passages[:3], 1):
             c = p.chunk
-            lines.append(f"  {n}. 《{c.title}》 {c.source}:{c.start}-{c.end}")
+            title = c.title if c.title.startswith("《") else f"《{c.title}》"
+            lines.append(f"  {n}. {title} {c.source}:{c.start}-{c.end}")
             lines.append(f"     {flat(c.text)[:120]}{'…' if len(c.text) > 120 else ''}")
         return "\n".join(lines)
     ev = ans.evidence

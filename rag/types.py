@@ -153,7 +153,7 @@ class Citation:
 
     def line(self) -> str:
         """One line a person can follow: 《title》 · publication issue · author · file:start-end."""
-        parts = [f"《{self.title}》"]
+        parts = [self.title if self.title.startswith("《") else f"《{self.title}》"]
         pub = " ".join(p for p in (self.publication, self.issue) if p)
         if pub:
             parts.append(pub)

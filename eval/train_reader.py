@@ -269,7 +269,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--synthetic", type=int, default=1500, help="generated questions (default 1500)"
     )
-    ap.add_argument("--dev-weight", type=float, default=3.0)
+    ap.add_argument(
+        "--dev-weight",
+        type=float,
+        nargs="+",
+        default=[1.0, 3.0, 6.0],
+        help="weights of a dev question against a generated one to choose from on dev",
+    )
+    ap.add_argument(
+        "--l2", type=float, nargs="+", default=[0.3, 1.0, 3.0], help="ranker L2 to choose from"
+    )
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     args = ap.parse_args(argv)
@@ -304,9 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     dev: list[Question] = [q for q in load_questions(args.dataset) if q.split == "dev"]
     synth = generate_questions(list(store.articles.values()), args.synthetic)
-    dev_ex = [
-        Example(q.question, q.answers, args.dev_weight, q.id, _gold_articles(store, q)) for q in dev
-    ]
+    dev_ex = [Example(q.question, q.answers, 1.0, q.id, _gold_articles(store, q)) for q in dev]
     print(f"{len(synth)} generated questions, {len(dev_ex)} dev questions", file=sys.stderr)
     xs, ys, ws, gs, per_syn = build_rows(synth, retrieve)
     xd, yd, wd, gd, per_dev = build_rows(dev_ex, retrieve)
@@ -323,20 +330,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_neg = per_neg + per_neg_same
     neg_fold = {ex.qid: None for ex in negatives}
 
-    # out-of-fold rankers over dev questions: the calibrator must see honest errors
     rng = np.random.default_rng(7)
     fold_of = rng.permutation(len(dev_ex)) % args.folds
+
+    def ranker(train: np.ndarray, dev_weight: float, l2: float):
+        return fit_ranker(
+            np.concatenate([xs, xd[train]]),
+            np.concatenate([ys, yd[train]]),
+            np.concatenate([ws, wd[train] * dev_weight]),
+            np.concatenate([gs, gd[train] + len(synth)]),
+            l2=l2,
+        )
+
+    # the dev weight and the L2 strength: chosen by out-of-fold exact match on dev
+    grid = {}
+    for dw in args.dev_weight:
+        for l2 in args.l2:
+            hits = []
+            for k in range(args.folds):
+                coef, b = ranker(fold_of[gd] != k, dw, l2)
+                for qi in np.flatnonzero(fold_of == k):
+                    ex, rows, _, _ = per_dev[qi]
+                    if ex.answers:
+                        best, _ = _top(rows, coef, b)
+                        hits.append(
+                            exact_match(rows[best].text if best is not None else None, ex.answers)
+                        )
+            grid[(dw, l2)] = float(np.mean(hits))
+            print(f"dev weight {dw}, l2 {l2}: out-of-fold EM {grid[(dw, l2)]:.3f}", file=sys.stderr)
+    dev_weight, l2 = max(grid, key=lambda key: (grid[key], -abs(np.log(key[1]))))
+
+    # out-of-fold rankers over dev questions: the calibrator must see honest errors
     fold_by_id = {ex.qid: int(fold_of[i]) for i, ex in enumerate(dev_ex)}
     conf_x, conf_y, real, answerable, oof_em, oof_f1, oof_type = [], [], [], [], [], [], []
     types = {q.id: q.type for q in dev}
     for k in range(args.folds):
-        train = fold_of[gd] != k
-        coef, b = fit_ranker(
-            np.concatenate([xs, xd[train]]),
-            np.concatenate([ys, yd[train]]),
-            np.concatenate([ws, wd[train]]),
-            np.concatenate([gs, gd[train] + len(synth)]),
-        )
+        coef, b = ranker(fold_of[gd] != k, dev_weight, l2)
         held = [(per_dev[i], True) for i in np.flatnonzero(fold_of == k)]
         held += [(item, False) for item in per_neg if fold_by_id[item[0].qid] == k]
         for (ex, rows, _, qt), is_real in held:
@@ -372,12 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ans = np.array(answerable)
     threshold = choose_threshold(conf, ans)
 
-    coef, b = fit_ranker(
-        np.concatenate([xs, xd]),
-        np.concatenate([ys, yd]),
-        np.concatenate([ws, wd]),
-        np.concatenate([gs, gd + len(synth)]),
-    )
+    coef, b = ranker(np.ones(len(gd), dtype=bool), dev_weight, l2)
     report = {
         "dev_out_of_fold": {
             "em": round(float(np.mean(oof_em)) * 100, 1),
@@ -394,7 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "synthetic_questions": len(synth),
         "dev_questions": len(dev_ex),
-        "dev_weight": args.dev_weight,
+        "dev_weight": dev_weight,
+        "l2": l2,
+        "grid_out_of_fold_em": {f"{k[0]}/{k[1]}": round(v * 100, 1) for k, v in grid.items()},
         "candidate_rows": int(len(ys) + len(yd)),
         "seconds": round(time.perf_counter() - t0, 1),
     }

@@ -18,7 +18,7 @@ from functools import lru_cache
 UNIT_CLASS: dict[str, str] = {
     **dict.fromkeys(("元", "万元", "亿元", "千元", "美元", "万美元", "亿美元", "块"), "money"),
     **dict.fromkeys(("%", "％", "个百分点", "成", "倍"), "percent"),
-    **dict.fromkeys(("名", "人", "人次", "万人次", "位", "户", "万人", "名人", "余人"), "people"),
+    **dict.fromkeys(("名", "人", "人次", "万人次", "位", "万人", "名人", "余人"), "people"),
     **dict.fromkeys(("年", "个月", "月", "天", "日", "小时", "分钟", "秒", "周", "年间"), "time"),
     **dict.fromkeys(("公里", "千米", "米", "里", "厘米", "毫米"), "length"),
     **dict.fromkeys(("平方米", "平方公里", "亩", "公顷", "万亩", "万平方米"), "area"),
@@ -145,6 +145,11 @@ _NOUN_CORE = {"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "ng", "eng"}
 
 _CJK1 = re.compile(r"[\u4e00-\u9fff]")
 _FUNCTION_CHARS = set("的了在是和与及等说为将把被从向对到也都就又还而着过之其以于赴")
+# words that end like a body or a place but name none
+_NOT_NAMES = set(
+    "全部 内部 外部 局部 各部 干部 全市 本市 该市 我市 全区 本区 该区 我区 辖区 全村 本村 该村 "
+    "全国 各国 全镇 本镇 各地 全省 本省 各省 全社 全局 全院 全校 各区 各村 各镇".split()
+)
 _BREAK = re.compile(r"[\s，。、；：！？“”《》（）()「」,.;:!?的在和与及是为对把被将从向到等]")
 _COORD = re.compile(
     r"([\u4e00-\u9fff]{2,8}?(?:镇|村|区|县|市|省|街道|社区|公司|大学|局|委))(?:、[\u4e00-\u9fff]{2,8}?\2)+".replace(
@@ -301,7 +306,7 @@ def _noun_phrases(text: str, add) -> None:
     for k, (s, e, _) in enumerate(ws):
         w = text[s:e]
         org, place = _ORG_SUFFIX.search(w), _PLACE_SUFFIX.search(w)
-        if not (org or place) or len(w) > 6:
+        if not (org or place) or len(w) > 6 or w in _NOT_NAMES:
             continue
         for j in range(k - 1, max(-1, k - 7), -1):
             s0 = ws[j][0]
@@ -339,6 +344,8 @@ def _noun_phrases(text: str, add) -> None:
 
 
 def _kind(phrase: str, tags: list[str], text: str, start: int) -> str:
+    if any(phrase.endswith(w) for w in _NOT_NAMES):
+        return "noun"
     if len(tags) == 1 and tags[0] in ("nr", "nrfg", "nrt") and 2 <= len(phrase) <= 4:
         return "person"
     if _ORG_SUFFIX.search(phrase) or tags[-1] == "nt":

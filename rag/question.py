@@ -50,7 +50,7 @@ _WH: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 # nouns right before "叫什么名字" that make it a question about a person
 _PERSON_NOUN = re.compile(
     r"(员|长|者|人|书记|主任|主编|专家|教师|老师|大学士|干部|家|手|生|士|官|师|委员|代表|女士|先生|"
-    r"同志|英雄|模范|党员|村民|居民|记者|作者|负责人|总经理|经理|董事|局长|校长|院长)[^，,]{0,3}$"
+    r"同志|英雄|模范|党员|村民|居民|记者|作者|负责人|总经理|经理|董事|局长|校长|院长|支书)[^，,]{0,3}$"
 )
 # what a "多少/几" question counts, by the word that follows it
 _COUNTED = tuple(
@@ -116,7 +116,9 @@ def analyse(question: str) -> QuestionAnalysis:
         if cls is None or cls == "count":
             near = text[max(0, s - 8) : e + 6]
             for name, pat in _COUNTED:
-                if pat.search(near if name != "people" else after[:3]):
+                # money and percent read the question around 多少; the others only the word
+                # after it ("今年新建了几个" is a count, not a time)
+                if pat.search(near if name in ("money", "percent") else after[:4]):
                     cls = name
                     break
         if cls is None:

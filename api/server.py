@@ -1,0 +1,82 @@
+"""Run the service with uvicorn: ``serve(...)`` (what ``rag serve`` calls) or ``python -m api.server``.
+
+>>> serve("127.0.0.1", 8000, Path("var/index"), Path("../shared/corpus"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.indexing import DEFAULT_INDEX_DIR
+
+log = logging.getLogger("api.server")
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Plain lines for the service log; the access log is bare JSON, one line per request."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    access = logging.getLogger("api.access")
+    if not access.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+    access.propagate = False
+    access.setLevel(logging.INFO)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    index_dir: str | Path = DEFAULT_INDEX_DIR,
+    corpus_dir: str | Path | None = None,
+    reader: str = "auto",
+    allow_local_writes: bool = False,
+) -> None:
+    """Load the index and serve it until interrupted. The API key comes from RAG_API_KEY."""
+    import uvicorn
+
+    from api.app import create_app
+
+    configure_logging()
+    if allow_local_writes and host not in _LOOPBACK:
+        log.warning(
+            "local writes are allowed and the service listens on %s: anyone who reaches it "
+            "can change the corpus; set RAG_API_KEY instead",
+            host,
+        )
+    app = create_app(
+        index_dir, corpus_dir=corpus_dir, reader=reader, allow_local_writes=allow_local_writes
+    )
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m api.server", description=serve.__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--index-dir", default=str(DEFAULT_INDEX_DIR))
+    p.add_argument("--corpus-dir", help="the corpus folder uploads go to (writes need it)")
+    p.add_argument("--reader", default="auto", help="auto (default), offline, or a QA model")
+    p.add_argument(
+        "--allow-local-writes",
+        action="store_true",
+        help="allow uploads and deletes without RAG_API_KEY (trusts every client)",
+    )
+    args = p.parse_args(argv)
+    serve(
+        args.host, args.port, args.index_dir, args.corpus_dir, args.reader, args.allow_local_writes
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -9,10 +9,12 @@ INDEX ?= var/index
 setup:
 	./scripts/setup.sh
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 run: setup
 	$(VENV)/rag index build $(CORPUS) --index-dir $(INDEX)
-	$(VENV)/rag index status --index-dir $(INDEX)
-	$(VENV)/rag search "天津古文化街今年十一期间累计客流多少" -k 3 --index-dir $(INDEX)
+	$(VENV)/rag serve --index-dir $(INDEX) --host $(HOST) --port $(PORT)
 
 test: setup
 	$(VENV)/python -m pytest -q

@@ -214,7 +214,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pipeline = await run_in_threadpool(Pipeline.load, index_dir, reader)
+        pipeline = await run_in_threadpool(lambda: Pipeline.load(index_dir, reader).warm_up())
         app.state.service = ServiceState(
             pipeline, index_dir, Path(corpus_dir) if corpus_dir else None, metrics
         )

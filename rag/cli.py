@@ -209,6 +209,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.server import serve
+    from index.store import IndexStore
+
+    index_dir = _index_dir(args)
+    corpus = args.corpus_dir or IndexStore.read_manifest(index_dir).get("settings", {}).get(
+        "corpus_dir"
+    )
+    print(
+        f"serving {index_dir} on http://{args.host}:{args.port}/ (corpus {corpus})", file=sys.stderr
+    )
+    serve(args.host, args.port, index_dir, corpus, args.reader, args.allow_local_writes)
+    return 0
+
+
 def format_answer(ans) -> str:
     """The answer, the evidence with the answer marked 【】, and a citation line."""
     lines = []
@@ -297,6 +312,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ak.add_argument("--json", action="store_true", help="print the Answer object as JSON")
     ak.set_defaults(func=cmd_ask)
+
+    sv = sub.add_parser("serve", help="run the HTTP service and the chat page")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--index-dir")
+    sv.add_argument(
+        "--corpus-dir", help="where uploads go (default: the folder the index was built from)"
+    )
+    sv.add_argument("--reader", default="auto", help="auto (default), offline, or a QA model")
+    sv.add_argument(
+        "--allow-local-writes",
+        action="store_true",
+        help="allow uploads and deletes without RAG_API_KEY (trusts every client: local use only)",
+    )
+    sv.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("eval", help="measure answer quality on an eval set")
     ev.add_argument("--dataset", help="eval JSONL (default: the project's eval/questions.jsonl)")

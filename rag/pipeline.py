@@ -59,6 +59,11 @@ class Pipeline:
 
         return cls(IndexStore.load(Path(index_dir)), make_reader(reader))
 
+    def warm_up(self) -> Pipeline:
+        """Load what the first question would otherwise wait for (jieba's dictionary...)."""
+        self.ask("预热：天津的人口有多少？")
+        return self
+
     def ask(self, question: str, top_k: int = 5) -> Answer:
         q = check_question(question)
         top_k = max(1, min(int(top_k), 50))

@@ -24,3 +24,13 @@ def sample_corpus(corpus_dir):
     from rag.corpus import Corpus
 
     return Corpus.from_folder(corpus_dir)
+
+
+@pytest.fixture(scope="session")
+def offline_index(tmp_path_factory, corpus_dir) -> Path:
+    """One offline index of the sample corpus, shared by the tests that only read it."""
+    from rag.indexing import build_index
+
+    folder = tmp_path_factory.mktemp("offline-index")
+    build_index(corpus_dir, folder, embedder="offline")
+    return folder

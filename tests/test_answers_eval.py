@@ -19,7 +19,6 @@ from eval.answers import TARGETS, calibration, curve, group, score, summarise
 from eval.dataset import Question, load_questions
 from eval.metrics import exact_match
 from rag.cli import main
-from rag.indexing import build_index
 
 # ------------------------------------------------------------------ a tiny source file
 
@@ -459,11 +458,9 @@ def _run_tolerating_report(fn):
             return fn(), e
 
 
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory, corpus_dir) -> Path:
-    folder = tmp_path_factory.mktemp("answers-index")
-    build_index(corpus_dir, folder, embedder="offline")
-    return folder
+@pytest.fixture(scope="session")
+def index_dir(offline_index) -> Path:
+    return offline_index
 
 
 @pytest.fixture(scope="module")

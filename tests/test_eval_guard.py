@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from eval.runner import run_answers
-from rag.indexing import build_index
 
 BASELINE = json.loads((Path(__file__).parents[1] / "eval" / "baseline.json").read_text("utf-8"))
 LOWER_IS_BETTER = {"answerable_abstained"}
@@ -27,9 +26,8 @@ DENOMINATOR = {
 
 
 @pytest.fixture(scope="module")
-def metrics(corpus_dir, tmp_path_factory):
-    index = tmp_path_factory.mktemp("guard_index")
-    build_index(corpus_dir, index, embedder="offline")
+def metrics(offline_index, tmp_path_factory):
+    index = offline_index
     out = tmp_path_factory.mktemp("guard_eval")
     m = run_answers(None, index, out, reader="offline", progress=False)
     m["_out"] = out

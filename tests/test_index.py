@@ -20,10 +20,8 @@ from rag.indexing import build_index
 
 
 @pytest.fixture(scope="session")
-def built_index(tmp_path_factory, corpus_dir) -> Path:
-    index_dir = tmp_path_factory.mktemp("index")
-    build_index(corpus_dir, index_dir, embedder="offline")
-    return index_dir
+def built_index(offline_index) -> Path:
+    return offline_index
 
 
 @pytest.fixture(scope="session")

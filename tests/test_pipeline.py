@@ -15,7 +15,6 @@ import pytest
 from eval.metrics import exact_match
 from index.store import IndexStore
 from rag.cli import main
-from rag.indexing import build_index
 from rag.offline_reader import OfflineReader
 from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, QuestionError
 from rag.types import Answer
@@ -59,11 +58,9 @@ CITATION_KEYS = {"article_id", "title", "source", "start", "end", "publication",
 PASSAGE_KEYS = {"chunk_id", "title", "source", "start", "end", "text", "score"}
 
 
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory, corpus_dir) -> Path:
-    folder = tmp_path_factory.mktemp("pipeline-index")
-    build_index(corpus_dir, folder, embedder="offline")
-    return folder
+@pytest.fixture(scope="session")
+def index_dir(offline_index) -> Path:
+    return offline_index
 
 
 @pytest.fixture(scope="module")

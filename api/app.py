@@ -159,6 +159,7 @@ def get_service(request: Request) -> ServiceState:
     service = getattr(request.app.state, "service", None)
     if service is None:
         raise HTTPException(503, "the service is starting: the index is not loaded yet")
+    service.refresh()
     return service
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import unicodedata
 import uuid
 from collections import Counter
@@ -109,6 +110,7 @@ class ServiceState:
         self.index_dir = Path(index_dir)
         self.corpus_dir = Path(corpus_dir).resolve() if corpus_dir else None
         self.metrics = metrics or Metrics()
+        self._checked = time.monotonic()
 
     @property
     def pipeline(self) -> Pipeline:
@@ -119,6 +121,24 @@ class ServiceState:
         with self._swap:
             self._pipeline = pipeline
         self.metrics.count("reindex")
+
+    def refresh(self, every: float = 2.0) -> None:
+        """Pick up an index rebuilt outside the service (``rag index build``), at most every
+        ``every`` seconds; never while the service itself is writing."""
+        now = time.monotonic()
+        if now - self._checked < every or not self.write_lock.acquire(blocking=False):
+            return
+        try:
+            self._checked = now
+            old = self.pipeline
+            if IndexStore.live_version(self.index_dir).name != old.store.version:
+                new = Pipeline(IndexStore.load(self.index_dir), old.reader, old.settings)
+                self._replace(new)
+                log.info("loaded index version %s built outside the service", new.store.version)
+        except Exception as e:  # noqa: BLE001 - a broken rebuild must not take the service down
+            log.warning("index on disk not loaded (keeping %s): %s", self.pipeline.store.version, e)
+        finally:
+            self.write_lock.release()
 
     def _corpus(self) -> Path:
         if self.corpus_dir is None or not self.corpus_dir.is_dir():

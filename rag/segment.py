@@ -89,7 +89,22 @@ class ArticleSegmenter:
             art = self._build(doc, lines, d, seen, publication, issue, date)
             if art is not None:
                 articles.append(art)
+        if not articles:  # a short note, a plain upload: the whole file is one article
+            art = self._build(
+                doc, lines, self._whole(doc, lines), seen, publication, issue, date, 1
+            )
+            articles = [art] if art is not None else []
         return articles
+
+    def _whole(self, doc: Document, lines: list[Line]) -> _Draft:
+        """The document as one article: its first line as title when it looks like one."""
+        first = lines[0].text
+        if len(lines) > 1 and len(first) <= self.max_title_len and not ends_sentence(first):
+            return _Draft(title_lines=[0], body=list(range(1, len(lines))))
+        stem = doc.source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        return _Draft(
+            title_lines=[0], body=list(range(len(lines))), title=stem, title_start=lines[0].start
+        )
 
     # -- front matter -----------------------------------------------------------
     def _front_matter(self, lines: list[Line]) -> tuple[set[int], _Toc, range]:
@@ -369,6 +384,7 @@ class ArticleSegmenter:
         publication: str | None,
         issue: str | None,
         date: str | None,
+        min_body_chars: int | None = None,
     ) -> Article | None:
         body_lines = [lines[i] for i in d.body]
         if not d.title_lines:
@@ -387,7 +403,8 @@ class ArticleSegmenter:
             prev = ln.text
             prev_is_section = is_section
         body = MappedText.join(parts)
-        if sum(1 for c in body.text if not c.isspace()) < self.min_body_chars:
+        least = self.min_body_chars if min_body_chars is None else min_body_chars
+        if sum(1 for c in body.text if not c.isspace()) < least:
             return None
         title = d.title or "".join(lines[i].loose for i in d.title_lines)
         start = (

@@ -442,3 +442,35 @@ def test_removing_the_last_document_is_refused(tmp_path):
         assert (corpus / "only.txt").read_text(encoding="utf-8") == NEW_FACT
         assert sorted(p.name for p in corpus.iterdir()) == ["only.txt"]
         assert c.get("/health").json()["article_count"] >= 1
+
+
+def test_index_rebuilt_outside_is_picked_up(tmp_path, corpus_dir):
+    """`rag index build` while the service runs: the next request after the check interval
+    sees the new version; a broken version on disk leaves the old one serving."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, corpus)
+    index = tmp_path / "index"
+    build_index(corpus, index, embedder="offline")
+    app = create_app(index, corpus_dir=corpus, reader="offline")
+    with TestClient(app) as client:
+        service = app.state.service
+        before = client.get("/health").json()["index_version"]
+        (corpus / "extra.txt").write_text(
+            "测试日报\n\n本市新建智慧公园\n\n文/记者 李明\n\n本市今年新建智慧公园12座，总面积达86公顷。\n",
+            encoding="utf-8",
+        )
+        build_index(corpus, index, embedder="offline")
+        service._checked = 0.0  # as if the check interval had passed
+        after = client.get("/health").json()
+        assert after["index_version"] != before and after["chunk_count"] > 0
+        (index / "CURRENT").write_text("v-missing", encoding="utf-8")
+        service._checked = 0.0
+        assert client.get("/health").json()["index_version"] == after["index_version"]
+        r = client.post("/ask", json={"question": "本市今年新建了多少座智慧公园？"})
+        assert r.status_code == 200 and r.json()["answer"] == "12座"

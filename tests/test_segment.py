@@ -141,3 +141,19 @@ def test_generalises_to_a_page_it_has_not_seen():
     ]
     assert "3200个泊位" in arts[0].text and "老街" not in arts[0].text
     assert page[arts[1].start : arts[1].end].rstrip().endswith("非遗工坊8家。")
+
+
+def test_a_short_note_without_structure_is_one_article():
+    """An upload with no recognisable article layout is not dropped: it is one article."""
+    from rag.types import Document
+
+    seg = ArticleSegmenter()
+    titled = Document("notes/a.txt", "新的文章\n\n本市今年新建智慧公园12座。\n")
+    [art] = seg.segment(titled)
+    assert art.title == "新的文章" and "12座" in art.text
+    i = art.text.index("12座")
+    s, e = art.original_span(i, i + 3)
+    assert titled.text[s:e] == "12座"
+    [bare] = seg.segment(Document("notes/b.txt", "本市今年新建智慧公园12座。"))
+    assert bare.title == "b" and bare.text == "本市今年新建智慧公园12座。"
+    assert seg.segment(Document("c.txt", " \n\n")) == []

@@ -1,6 +1,6 @@
 import pytest
-from test_browser import *  # noqa
 import test_browser as tb
+from test_browser import *  # noqa
 
 JS = (tb.Path(tb.__file__).parents[1] / "api/static/app.js").read_text()
 BAD = JS.replace(

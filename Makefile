@@ -17,6 +17,7 @@ run: setup
 	$(VENV)/rag serve --index-dir $(INDEX) --host $(HOST) --port $(PORT)
 
 test: setup
+	./scripts/setup_browser.sh
 	$(VENV)/python -m pytest -q
 
 lint:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ CHROMIUM_ARGS = [
 ]
 REQUIRE = os.environ.get("RAG_REQUIRE_BROWSER") == "1"
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
-WAIT_MS = 8_000  # the longest any single wait in the page may take
+WAIT_MS = 5_000  # the longest any single wait in the page may take
 KEY = "browser-test-key-0123456789"
 
 
@@ -94,6 +95,8 @@ XSS_TYPED = '<img src=x onerror="window.__xss=3;alert(3)">这是什么？'
 # -- the server -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, corpus_dir) -> dict[str, Path]:
+    if MISSING:  # only with RAG_REQUIRE_BROWSER=1: otherwise the module was skipped
+        pytest.fail(f"RAG_REQUIRE_BROWSER=1 and {MISSING}", pytrace=False)
     root = tmp_path_factory.mktemp("browser")
     corpus = root / "corpus"
     shutil.copytree(corpus_dir, corpus)
@@ -104,8 +107,6 @@ def site(tmp_path_factory, corpus_dir) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def base_url(site) -> str:
     """The real service, over HTTP on 127.0.0.1, for the whole module."""
-    if MISSING:
-        pytest.fail(f"RAG_REQUIRE_BROWSER=1 and {MISSING}", pytrace=False)
     import uvicorn
 
     app = create_app(site["index"], site["corpus"], reader="offline", api_key=KEY)
@@ -138,6 +139,7 @@ def base_url(site) -> str:
 # -- the browser ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser(base_url) -> Browser:
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
@@ -169,7 +171,7 @@ def open_page(browser: Browser, base_url: str, width=1100, height=800, **context
 
     def route(r):
         if urlsplit(r.request.url).netloc == here:
-            r.continue_()
+            r.fallback()
         else:
             watch.foreign.append(r.request.url)
             r.abort()
@@ -233,6 +235,17 @@ def in_scroll_box(page: Page, selector: str) -> dict:
     )
 
 
+def cjk_fonts() -> list[str]:
+    """The font families fontconfig (which chromium uses) has for Chinese."""
+    try:
+        out = subprocess.run(
+            ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line for line in out.splitlines() if line.strip()]
+
+
 # -- tests ------------------------------------------------------------------------------
 def test_answer_shows_evidence_and_citation_and_screenshot(desk):
     answer = ask(desk, QUESTION)
@@ -244,6 +257,7 @@ def test_answer_shows_evidence_and_citation_and_screenshot(desk):
     second = ask(desk, SECOND_QUESTION)
     expect(second.locator(".answer-text")).to_have_text(SECOND_ANSWER)
     expect(second.locator(".evidence mark")).to_have_text(SECOND_ANSWER)
+    assert cjk_fonts(), "no CJK font (fc-list :lang=zh): the screenshot would show boxes"
     desk.evaluate("document.fonts.ready")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     desk.screenshot(path=str(SCREENSHOT), full_page=False, animations="disabled")
@@ -311,6 +325,7 @@ def test_unanswerable_question_abstains_with_closest_passages(desk):
 
 
 def test_markup_in_documents_and_questions_is_text_never_code(browser, base_url):
+    # the file stays in the module's temporary corpus; no later test asks about its fact
     r = httpx.post(
         f"{base_url}/documents",
         files=[("files", ("萤火虫博物馆.txt", XSS_ARTICLE.encode("utf-8"), "text/plain"))],

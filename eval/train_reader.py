@@ -267,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--index-dir", type=Path, default=Path("var/index"))
     ap.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     ap.add_argument(
-        "--synthetic", type=int, default=1500, help="generated questions (default 1500)"
+        "--synthetic", type=int, default=2500, help="sentences to make questions of (default 2500)"
     )
     ap.add_argument(
         "--dev-weight",

@@ -89,6 +89,7 @@ class Pipeline:
             passages=shown,
             answer_type=reading.answer_type,
             reader=self.reader.name,
+            index_version=self.store.version,
             confidence=float(reading.confidence),
         )
         if not reading.guesses:

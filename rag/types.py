@@ -199,6 +199,7 @@ class Answer:
     best_guess: str | None = None
     answer_type: str | None = None  # what the question asks for: number, date, person, ...
     reader: str = ""
+    index_version: str = ""  # the index version that answered (one per answer, never a mix)
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -217,5 +218,6 @@ class Answer:
             "best_guess": self.best_guess,
             "answer_type": self.answer_type,
             "reader": self.reader,
+            "index_version": self.index_version,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

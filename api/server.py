@@ -40,8 +40,16 @@ def serve(
     corpus_dir: str | Path | None = None,
     reader: str = "auto",
     allow_local_writes: bool = False,
+    workers: int = 1,
 ) -> None:
-    """Load the index and serve it until interrupted. The API key comes from RAG_API_KEY."""
+    """Load the index and serve it until interrupted. The API key comes from RAG_API_KEY.
+
+    ``workers`` > 1 runs that many processes (each loads the pipeline; Python answers one
+    question per core at a time); they share the index on disk and pick up each other's
+    writes (``ServiceState.refresh``).
+    """
+    import os
+
     import uvicorn
 
     from api.app import create_app
@@ -53,10 +61,42 @@ def serve(
             "can change the corpus; set RAG_API_KEY instead",
             host,
         )
+    if workers > 1:
+        os.environ.update(
+            RAG_INDEX_DIR=str(index_dir),
+            RAG_CORPUS_DIR=str(corpus_dir or ""),
+            RAG_READER=reader,
+            RAG_ALLOW_LOCAL_WRITES="1" if allow_local_writes else "",
+        )
+        uvicorn.run(
+            "api.server:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+        )
+        return
     app = create_app(
         index_dir, corpus_dir=corpus_dir, reader=reader, allow_local_writes=allow_local_writes
     )
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)
+
+
+def app_from_env():
+    """The app of one worker process, configured by ``serve`` through the environment."""
+    import os
+
+    from api.app import create_app
+
+    configure_logging()
+    return create_app(
+        os.environ["RAG_INDEX_DIR"],
+        corpus_dir=os.environ.get("RAG_CORPUS_DIR") or None,
+        reader=os.environ.get("RAG_READER", "auto"),
+        allow_local_writes=bool(os.environ.get("RAG_ALLOW_LOCAL_WRITES")),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,9 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="allow uploads and deletes without RAG_API_KEY (trusts every client)",
     )
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     args = p.parse_args(argv)
     serve(
-        args.host, args.port, args.index_dir, args.corpus_dir, args.reader, args.allow_local_writes
+        args.host,
+        args.port,
+        args.index_dir,
+        args.corpus_dir,
+        args.reader,
+        args.allow_local_writes,
+        args.workers,
     )
     return 0
 

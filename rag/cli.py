@@ -220,7 +220,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(
         f"serving {index_dir} on http://{args.host}:{args.port}/ (corpus {corpus})", file=sys.stderr
     )
-    serve(args.host, args.port, index_dir, corpus, args.reader, args.allow_local_writes)
+    serve(
+        args.host, args.port, index_dir, corpus, args.reader, args.allow_local_writes, args.workers
+    )
     return 0
 
 
@@ -325,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-local-writes",
         action="store_true",
         help="allow uploads and deletes without RAG_API_KEY (trusts every client: local use only)",
+    )
+    sv.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1; one per core for throughput)",
     )
     sv.set_defaults(func=cmd_serve)
 

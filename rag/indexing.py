@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,47 @@ def build_index(
     ``hnsw_above`` chunks the vector index is approximate (HNSW) instead of exact.
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
-    paths = list(iter_corpus(corpus_dir))  # raises CorpusError for a missing folder
+    list(iter_corpus(corpus_dir))  # a missing folder: CorpusError before anything is written
+    with _build_lock(index_dir):  # one writer at a time, across processes (CLI, service workers)
+        return _build(
+            corpus_dir,
+            index_dir,
+            embedder=embedder,
+            full=full,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            hnsw_above=hnsw_above,
+            progress=progress,
+            on_skip=on_skip,
+        )
+
+
+@contextlib.contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    import fcntl
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".build.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _build(
+    corpus_dir: Path,
+    index_dir: Path,
+    *,
+    embedder: str,
+    full: bool,
+    chunk_size: int,
+    chunk_overlap: int,
+    hnsw_above: int,
+    progress: Callable[[str, int], Any] | None,
+    on_skip: Callable[[str, str], None] | None,
+) -> UpdateReport:
+    paths = list(iter_corpus(corpus_dir))  # as it is once the lock is ours
     settings = {
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,

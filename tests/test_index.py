@@ -278,3 +278,23 @@ def test_approximate_index_above_the_configured_size(small):
     # an approximate index still finds a chunk by its own vector
     ids, _ = store.vstore.search(store.vectors[7], k=1)
     assert int(ids[0]) == 7
+
+
+def test_builds_take_turns(tmp_path, corpus_dir):
+    """A build waits while another writer (another process, a service worker) holds the lock."""
+    import threading
+    import time
+
+    from rag.indexing import _build_lock
+
+    index_dir = tmp_path / "index"
+    done = threading.Event()
+    with _build_lock(index_dir):
+        t = threading.Thread(
+            target=lambda: (build_index(corpus_dir, index_dir, embedder="offline"), done.set())
+        )
+        t.start()
+        time.sleep(1.0)
+        assert not done.is_set() and not (index_dir / "CURRENT").exists()
+    t.join(timeout=60)
+    assert done.is_set() and IndexStore.load(index_dir).manifest["chunk_count"] > 0

@@ -66,8 +66,11 @@ class OfflineEmbedder:
     name = OFFLINE_NAME
     offline = True
 
-    def __init__(self, dim: int = 256, min_df: int = 1, max_features: int = 80_000) -> None:
+    def __init__(
+        self, dim: int = 256, min_df: int = 1, max_features: int = 80_000, svd_sample: int = 20_000
+    ) -> None:
         self.dim = dim
+        self.svd_sample = svd_sample
         self.min_df = min_df
         self.max_features = max_features
         self.vocab: dict[str, int] = {}
@@ -135,7 +138,13 @@ class OfflineEmbedder:
         else:
             from sklearn.utils.extmath import randomized_svd
 
-            _, s, vt = randomized_svd(x, n_components=k, n_iter=4, random_state=0)
+            # topics from at most `svd_sample` chunks: as good for a large corpus and bounded
+            # in time; every chunk is then projected onto them
+            sample = x
+            if x.shape[0] > self.svd_sample:
+                rows = np.random.default_rng(0).choice(x.shape[0], self.svd_sample, replace=False)
+                sample = x[np.sort(rows)]
+            _, s, vt = randomized_svd(sample, n_components=k, n_iter=4, random_state=0)
             # scale by singular values^0.5: a common LSA weighting that keeps topic strength
             self.components = (vt.T * np.sqrt(s)).astype(np.float32)
         self.dim = self.components.shape[1]

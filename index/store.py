@@ -20,7 +20,8 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,21 @@ import numpy as np
 
 from index.bm25 import BM25
 from index.embedders import Embedder, OfflineEmbedder, load_embedder
-from index.text import SearchTokenizer, learn_terms
+from index.text import SearchTokenizer, learn_terms, tokenize_many
 from index.vector import VectorStore
 from rag.types import Article, Chunk
 
 log = logging.getLogger("index.store")
 
-FORMAT_VERSION = 2  # 2: the original text of every source is kept (evidence is quoted from it)
+# 2: the original text of every source is kept (evidence is quoted from it)
+# 3: offsets stored as runs; tokens in their own file, read only when an update needs them
+FORMAT_VERSION = 3
 _FILES = (
     "sources.jsonl",
     "manifest.json",
     "articles.jsonl",
     "chunks.jsonl",
+    "tokens.jsonl",
     "vectors.npy",
     "dense.faiss",
     "bm25.npz",
@@ -80,12 +84,41 @@ class UpdateReport:
 
 def _row(value: Article | Chunk) -> dict[str, Any]:
     """A shallow field dict (``asdict`` would deep-copy every article's offsets)."""
-    return {f.name: getattr(value, f.name) for f in fields(value)}
+    d = {f.name: getattr(value, f.name) for f in fields(value)}
+    if "offsets" in d:
+        d["offsets"] = encode_offsets(d["offsets"])
+    return d
+
+
+def encode_offsets(offsets: Sequence[int]) -> list[int]:
+    """Runs of consecutive original offsets, flat: [text pos, original pos, ...].
+
+    Cleaning deletes a character here and there; between deletions the map is a plain shift,
+    so a whole article is a few hundred numbers instead of one per character.
+    """
+    out: list[int] = []
+    prev = None
+    for i, o in enumerate(offsets):
+        if prev is None or o != prev + 1:
+            out += [i, int(o)]
+        prev = o
+    return out
+
+
+def decode_offsets(runs: Sequence[int], n: int) -> array:
+    """The per-character offsets of :func:`encode_offsets`, as a compact int array."""
+    starts = np.asarray(runs[0::2], dtype=np.int64)
+    shift = np.asarray(runs[1::2], dtype=np.int64) - starts
+    lengths = np.diff(np.append(starts, n))
+    full = np.arange(n, dtype=np.int64) + np.repeat(shift, lengths)
+    out = array("q")
+    out.frombytes(full.tobytes())
+    return out
 
 
 def _article_from_row(d: dict[str, Any]) -> Article:
     d = dict(d)
-    d["offsets"] = tuple(d["offsets"])
+    d["offsets"] = decode_offsets(d["offsets"], len(d["text"]))
     d["sections"] = tuple((int(p), str(h)) for p, h in d.get("sections", ()))
     return Article(**d)
 
@@ -126,7 +159,7 @@ class IndexStore:
         manifest: dict[str, Any],
         articles: dict[str, Article],
         chunks: list[Chunk],
-        tokens: list[list[str]],
+        tokens: list[list[str]] | None,
         vectors: np.ndarray,
         vstore: VectorStore,
         bm25: BM25,
@@ -138,13 +171,26 @@ class IndexStore:
         self.manifest = manifest
         self.articles = articles
         self.chunks = chunks
-        self.tokens = tokens
+        self._tokens = tokens
         self.vectors = vectors
         self.vstore = vstore
         self.bm25 = bm25
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.originals = originals or {}  # source -> original text as read
+
+    @property
+    def tokens(self) -> list[list[str]]:
+        """The BM25 tokens of every chunk (kept on disk: only an index update reads them)."""
+        if self._tokens is None:
+            tokens = _read_jsonl(self.folder / "tokens.jsonl")
+            if len(tokens) != len(self.chunks):
+                raise IndexLoadError(
+                    f"the index at {self.folder} has {len(tokens)} token rows for "
+                    f"{len(self.chunks)} chunks; {rebuild_hint(self.folder.parent)}"
+                )
+            self._tokens = tokens
+        return self._tokens
 
     @property
     def version(self) -> str:
@@ -199,9 +245,8 @@ class IndexStore:
             articles = {
                 a.id: a for a in map(_article_from_row, _read_jsonl(folder / "articles.jsonl"))
             }
-            rows = _read_jsonl(folder / "chunks.jsonl")
-            tokens = [r.pop("tokens") for r in rows]
-            chunks = [Chunk(**r) for r in rows]
+            chunks = [Chunk(**r) for r in _read_jsonl(folder / "chunks.jsonl")]
+            tokens = None  # read when an incremental update needs them
             vectors = np.load(folder / "vectors.npy")
             vstore = VectorStore.load(folder / "dense.faiss")
             bm25 = BM25.load(folder / "bm25.npz")
@@ -332,12 +377,14 @@ def write_index(
             articles.extend(data.articles)
             for c in data.chunks:
                 chunks.append(c)
-                tokens.append(tokenizer.tokens(_index_text(c)))
+                tokens.append([])  # filled below, all fresh chunks at once
                 fresh_at.append(len(chunks) - 1)
                 fresh_chunks.append(c)
 
     fresh_texts = [_index_text(c) for c in fresh_chunks]
-    fresh_tokens = [tokens[i] for i in fresh_at]
+    fresh_tokens = tokenize_many(tokenizer, fresh_texts)
+    for i, t in zip(fresh_at, fresh_tokens):
+        tokens[i] = t
     fitted: np.ndarray | None = None
     if previous is None:
         if progress:
@@ -381,9 +428,8 @@ def write_index(
                 for src, d in sorted(sources.items())
             ),
         )
-        _write_jsonl(
-            folder / "chunks.jsonl", ({**_row(c), "tokens": t} for c, t in zip(chunks, tokens))
-        )
+        _write_jsonl(folder / "chunks.jsonl", map(_row, chunks))
+        _write_jsonl(folder / "tokens.jsonl", tokens)
         np.save(folder / "vectors.npy", matrix)
         vstore = VectorStore.build(matrix, hnsw_above=hnsw_above)
         vstore.save(folder / "dense.faiss")

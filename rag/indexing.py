@@ -112,8 +112,8 @@ def _build(
         emb = previous.embedder  # keep the fitted embedder for an incremental update
     old_fps = previous.manifest.get("sources", {}) if previous else {}
 
-    segmenter, chunker = ArticleSegmenter(), Chunker(chunk_size, chunk_overlap)
     sources: dict[str, SourceData | None] = {}
+    todo: list[tuple[Path, str, str]] = []  # new or changed: (path, source name, fingerprint)
     for path in paths:
         src = source_name(path, corpus_dir)
         try:
@@ -123,14 +123,13 @@ def _build(
             continue
         if old_fps.get(src) == fp:
             sources[src] = None
+        else:
+            todo.append((path, src, fp))
+    for src, data, error in _read_sources(todo, corpus_dir, chunk_size, chunk_overlap):
+        if error is not None:
+            _skip(src, error, on_skip)
             continue
-        try:
-            doc = load_file(path, corpus_dir)
-        except UnreadableFile as e:
-            _skip(src, str(e), on_skip)
-            continue
-        articles = segmenter.segment(doc)
-        sources[src] = SourceData(fp, articles, chunker.chunk_all(articles), doc.text)
+        sources[src] = data
         if progress:
             progress("read", 1)
     if not sources:
@@ -153,6 +152,39 @@ def _build(
         progress=progress,
         hnsw_above=hnsw_above,
     )
+
+
+def _read_one(
+    item: tuple[Path, str, str], corpus_dir: Path, chunk_size: int, chunk_overlap: int
+) -> tuple[str, SourceData | None, str | None]:
+    path, src, fp = item
+    try:
+        doc = load_file(path, corpus_dir)
+    except UnreadableFile as e:
+        return src, None, str(e)
+    articles = ArticleSegmenter().segment(doc)
+    chunks = Chunker(chunk_size, chunk_overlap).chunk_all(articles)
+    return src, SourceData(fp, articles, chunks, doc.text), None
+
+
+def _read_sources(
+    todo: list[tuple[Path, str, str]], corpus_dir: Path, chunk_size: int, chunk_overlap: int
+) -> Iterator[tuple[str, SourceData | None, str | None]]:
+    """Load, segment and chunk files; on every core when there are many (pure Python work)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    read = partial(
+        _read_one, corpus_dir=corpus_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+    )
+    workers = os.cpu_count() or 1
+    if len(todo) < 8 or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(read, todo)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(read, todo, chunksize=4)
 
 
 def text_pipeline_version() -> str:

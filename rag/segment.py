@@ -59,8 +59,13 @@ class _Toc:
         if len(key) >= 8:
             for entry, column in self.keys:
                 if len(entry) + 1 >= len(key):
-                    ratio = difflib.SequenceMatcher(None, key, entry[: len(key)]).ratio()
-                    if ratio >= 0.9:
+                    sm = difflib.SequenceMatcher(None, key, entry[: len(key)])
+                    # the quick ratios bound the real one from above: most entries stop there
+                    if (
+                        sm.real_quick_ratio() >= 0.9
+                        and sm.quick_ratio() >= 0.9
+                        and sm.ratio() >= 0.9
+                    ):
                         return True, column
         return False, None
 

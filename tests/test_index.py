@@ -298,3 +298,28 @@ def test_builds_take_turns(tmp_path, corpus_dir):
         assert not done.is_set() and not (index_dir / "CURRENT").exists()
     t.join(timeout=60)
     assert done.is_set() and IndexStore.load(index_dir).manifest["chunk_count"] > 0
+
+
+def test_offsets_are_stored_as_runs_and_read_back_exactly(store, sample_corpus):
+    """Articles keep one original offset per character; on disk they are runs of shifts."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from index.store import decode_offsets, encode_offsets
+
+    for art in sample_corpus.articles:
+        runs = encode_offsets(art.offsets)
+        assert len(runs) < len(art.offsets) / 4 + 4  # far smaller than one number a character
+        assert list(decode_offsets(runs, len(art.offsets))) == list(art.offsets)
+        loaded = store.articles[art.id]
+        assert list(loaded.offsets) == list(art.offsets)
+
+    @given(st.lists(st.integers(min_value=0, max_value=5), max_size=200))
+    def round_trip(gaps):
+        offs, pos = [], 0
+        for g in gaps:
+            pos += g + 1
+            offs.append(pos)
+        assert list(decode_offsets(encode_offsets(offs), len(offs))) == offs
+
+    round_trip()

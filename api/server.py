@@ -62,6 +62,7 @@ def serve(
             host,
         )
     if workers > 1:
+        _nodelay_for_workers()
         os.environ.update(
             RAG_INDEX_DIR=str(index_dir),
             RAG_CORPUS_DIR=str(corpus_dir or ""),
@@ -82,6 +83,32 @@ def serve(
         index_dir, corpus_dir=corpus_dir, reader=reader, allow_local_writes=allow_local_writes
     )
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)
+
+
+def _nodelay_for_workers() -> None:
+    """Give uvicorn's pre-bound socket the TCP protocol number, so replies are not delayed.
+
+    With ``workers`` > 1 uvicorn binds the listening socket itself with protocol 0; asyncio
+    turns Nagle's algorithm off (TCP_NODELAY) only for sockets marked IPPROTO_TCP, so a
+    keep-alive reply written in two parts waits for the client's delayed ACK: about 40 ms a
+    request (measured by scripts/bench_http.py --nodelay; uvicorn issue #3149).
+    """
+    import socket
+
+    import uvicorn.config
+
+    bind = uvicorn.config.Config.bind_socket
+    if getattr(bind, "_rag_nodelay", False):
+        return
+
+    def bind_tcp(self):  # noqa: ANN001, ANN202 - uvicorn's signature
+        sock = bind(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        return sock
+
+    bind_tcp._rag_nodelay = True  # type: ignore[attr-defined]
+    uvicorn.config.Config.bind_socket = bind_tcp
 
 
 def app_from_env():

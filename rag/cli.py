@@ -211,12 +211,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
-    from index.store import IndexStore
+    from index.store import FORMAT_VERSION, IndexStore, rebuild_hint
 
     index_dir = _index_dir(args)
-    corpus = args.corpus_dir or IndexStore.read_manifest(index_dir).get("settings", {}).get(
-        "corpus_dir"
-    )
+    manifest = IndexStore.read_manifest(index_dir)  # no index, or an unreadable one: exit 3 now
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexLoadError(
+            f"the index at {index_dir} has format {manifest.get('format_version')!r}, this "
+            f"version reads {FORMAT_VERSION}; {rebuild_hint(index_dir)}"
+        )
+    corpus = args.corpus_dir or manifest.get("settings", {}).get("corpus_dir")
     print(
         f"serving {index_dir} on http://{args.host}:{args.port}/ (corpus {corpus})", file=sys.stderr
     )

@@ -258,6 +258,12 @@ def create_app(
             f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
             for e in errors
         )
+        for e in exc.errors():  # an empty or over-long question: the words /ask itself uses
+            if tuple(e.get("loc", ())) == ("body", "question") and isinstance(e.get("input"), str):
+                try:
+                    _question(e["input"])
+                except HTTPException as q:
+                    return JSONResponse({"detail": q.detail, "errors": errors}, 422)
         return JSONResponse(
             {"detail": f"请求无效（invalid request）：{said}", "errors": errors}, 422
         )
@@ -266,7 +272,7 @@ def create_app(
     async def write_refused(request: Request, exc: WriteError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, exc.status)
 
-    @app.post("/ask", response_model=AnswerOut, responses=_errors(413, 422))
+    @app.post("/ask", response_model=AnswerOut, responses=_errors(400, 413, 422))
     def ask(body: AskRequest, service: Service) -> dict[str, Any]:
         """Answer a question from the corpus, with evidence and citation.
 
@@ -295,7 +301,7 @@ def create_app(
             "writes": app.state.write_mode,
         }
 
-    @app.get("/articles", response_model=list[ArticleOut])
+    @app.get("/articles", response_model=list[ArticleOut], responses=_errors(422))
     def list_articles(
         service: Service,
         q: Annotated[

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.pipeline import MAX_QUESTION_CHARS
+
 MAX_TOP_K = 20
 
 
@@ -16,6 +18,8 @@ class _Open(BaseModel):
 
 class AskRequest(BaseModel):
     question: str = Field(
+        min_length=1,
+        max_length=MAX_QUESTION_CHARS,
         description="the question, in natural language (at most 1000 characters)",
         examples=["古文化街被誉为什么？"],
     )

@@ -183,11 +183,17 @@ class IndexStore:
     def tokens(self) -> list[list[str]]:
         """The BM25 tokens of every chunk (kept on disk: only an index update reads them)."""
         if self._tokens is None:
-            tokens = _read_jsonl(self.folder / "tokens.jsonl")
+            try:
+                tokens = _read_jsonl(self.folder / "tokens.jsonl")
+            except (OSError, ValueError) as e:
+                raise IndexLoadError(
+                    f"the index tokens at {self.folder} are unreadable ({e}); "
+                    f"{rebuild_hint(self.folder.parent)} --full"
+                ) from e
             if len(tokens) != len(self.chunks):
                 raise IndexLoadError(
                     f"the index at {self.folder} has {len(tokens)} token rows for "
-                    f"{len(self.chunks)} chunks; {rebuild_hint(self.folder.parent)}"
+                    f"{len(self.chunks)} chunks; {rebuild_hint(self.folder.parent)} --full"
                 )
             self._tokens = tokens
         return self._tokens
@@ -202,9 +208,14 @@ class IndexStore:
         current = index_dir / "CURRENT"
         if not current.is_file():
             raise IndexLoadError(f"no index at {index_dir}; {rebuild_hint(index_dir)}")
-        name = current.read_text(encoding="utf-8").strip()
+        try:
+            name = current.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise IndexLoadError(
+                f"the index pointer {current} is unreadable ({e}); {rebuild_hint(index_dir)}"
+            ) from e
         folder = index_dir / name
-        if not name or not folder.is_dir():
+        if not name or "/" in name or name.startswith(".") or not folder.is_dir():
             raise IndexLoadError(
                 f"the index at {index_dir} points to a missing version {name!r}; {rebuild_hint(index_dir)}"
             )
@@ -214,11 +225,19 @@ class IndexStore:
     def read_manifest(cls, index_dir: Path) -> dict[str, Any]:
         folder = cls.live_version(index_dir)
         try:
-            return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise IndexLoadError(
                 f"the index manifest at {folder} is unreadable ({e}); {rebuild_hint(index_dir)}"
             ) from e
+        shapes = {"embedder": dict, "sources": dict, "settings": dict, "chunk_count": int}
+        if not isinstance(manifest, dict) or any(
+            not isinstance(manifest.get(k), t) for k, t in shapes.items()
+        ):
+            raise IndexLoadError(
+                f"the index manifest at {folder} is not an index manifest; {rebuild_hint(index_dir)}"
+            )
+        return manifest
 
     @classmethod
     def load(cls, index_dir: Path, *, expect_embedder: str | None = None) -> IndexStore:
@@ -266,9 +285,13 @@ class IndexStore:
             "faiss": len(vstore),
             "bm25": bm25.n_docs,
         }
-        if any(v != n for v in sizes.values()):
+        whole = len(articles) == manifest.get("article_count", len(articles)) and set(
+            originals
+        ) == set(manifest["sources"])
+        if any(v != n for v in sizes.values()) or not whole:
             raise IndexLoadError(
-                f"the index at {folder} is inconsistent ({sizes}, manifest {n}); {rebuild_hint(index_dir)}"
+                f"the index at {folder} is inconsistent ({sizes}, {len(articles)} articles, "
+                f"{len(originals)} sources; manifest {n} chunks); {rebuild_hint(index_dir)}"
             )
         tokenizer = SearchTokenizer(terms=[t for t in terms if t])
         if isinstance(embedder, OfflineEmbedder):
@@ -303,12 +326,14 @@ def _swap(index_dir: Path, folder: Path, keep: int = 2) -> None:
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, index_dir / "CURRENT")
-    versions = sorted(
-        (p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.stat().st_mtime
-    )
-    for old in versions[:-keep]:
-        if old != folder:
-            shutil.rmtree(old, ignore_errors=True)
+    # versions without a manifest are what a killed build left: never live, never kept
+    complete, partial = [], []
+    for p in index_dir.glob("v-*"):
+        if p.is_dir() and p != folder:
+            (complete if (p / "manifest.json").is_file() else partial).append(p)
+    complete.sort(key=lambda p: p.stat().st_mtime)
+    for old in partial + complete[: max(0, len(complete) - (keep - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_index(

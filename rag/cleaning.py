@@ -144,13 +144,14 @@ def normalize_line(raw: str, base: int) -> MappedText:
     out_offs: list[int] = []
     m_len = len(chars)
     quote_open = True
+    # the next non-space character after each position, in one backward pass (a line of
+    # spaces must not cost its length squared)
+    next_char = [""] * (m_len + 1)
+    for j in range(m_len - 1, -1, -1):
+        next_char[j] = chars[j] if chars[j] != " " else next_char[j + 1]
     for k, ch in enumerate(chars):
         prev = out[-1] if out else ""
-        nxt = ""
-        for j in range(k + 1, m_len):
-            if chars[j] != " ":
-                nxt = chars[j]
-                break
+        nxt = next_char[k + 1]
         if ch == " ":
             if not prev or not nxt:
                 continue  # leading/trailing

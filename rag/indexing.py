@@ -109,6 +109,12 @@ def _build(
         log.info("settings or embedder changed: full rebuild")
         previous = None
     if previous is not None:
+        try:
+            previous.tokens  # noqa: B018 - an update reuses them: read (and check) them now
+        except IndexLoadError as e:
+            log.warning("rebuilding from scratch: %s", e)
+            previous = None
+    if previous is not None:
         emb = previous.embedder  # keep the fitted embedder for an incremental update
     old_fps = previous.manifest.get("sources", {}) if previous else {}
 

@@ -135,7 +135,7 @@ def _decode_html(data: bytes) -> tuple[str, str]:
                 codec = codecs.lookup(match.group(1).decode("ascii")).name
                 codec = "gb18030" if codec in {"gbk", "gb2312"} else codec  # superset
                 text = data.decode(codec)
-            except (LookupError, UnicodeDecodeError):
+            except (LookupError, UnicodeError):  # unknown or unusable codec ("undefined")
                 pass
             else:
                 if not _looks_binary(text):

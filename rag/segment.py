@@ -104,7 +104,8 @@ class ArticleSegmenter:
     def _whole(self, doc: Document, lines: list[Line]) -> _Draft:
         """The document as one article: its first line as title when it looks like one."""
         first = lines[0].text
-        if len(lines) > 1 and len(first) <= self.max_title_len and not ends_sentence(first):
+        titled = bool(first.strip()) and len(first) <= self.max_title_len
+        if len(lines) > 1 and titled and not ends_sentence(first):
             return _Draft(title_lines=[0], body=list(range(1, len(lines))))
         stem = doc.source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         return _Draft(

@@ -4,7 +4,7 @@ VENV := .venv/bin
 
 INDEX ?= var/index
 
-.PHONY: setup run test lint format articles index eval eval-retrieval train-reader bench bench-ask clean
+.PHONY: setup run test lint format articles index eval eval-retrieval train-reader bench bench-ask bench-http bench-peer clean
 
 setup:
 	./scripts/setup.sh
@@ -49,6 +49,13 @@ bench:
 
 bench-ask: index
 	$(VENV)/python scripts/bench_ask.py --index-dir $(INDEX) --chart docs/ask_latency.png
+
+bench-http:
+	$(VENV)/python scripts/bench_http.py --chart docs/bench_http.png --report docs/bench_http.md
+
+bench-peer:
+	$(VENV)/pip install -q -e ".[bench]"
+	$(VENV)/python scripts/bench_peer.py --report docs/bench_peer.md
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

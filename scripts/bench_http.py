@@ -1,0 +1,1159 @@
+"""HTTP benchmark: ``POST /ask`` end to end on loopback, driven by ``wrk``, at 1× and N× the corpus.
+
+One run measures, and prints as tables (nothing is asserted):
+
+1. **Sample corpus** — ``rag index build`` (offline embedder, ``--full``) into a temporary
+   folder, unless ``--index-dir`` gives a built index; then for each ``--workers`` count
+   (default 1 and 2): ``rag serve`` as a subprocess on 127.0.0.1 and a free port, wait until
+   every worker has started and ``/health`` answers, a short untimed warm-up, then for each
+   ``--clients`` level (default 1, 8, 32 concurrent connections) ``wrk`` sends ``POST /ask``
+   for ``--duration`` seconds, rotating through every question of ``eval/questions.jsonl``
+   (each wrk thread starts at another offset). Reported: latency p50/p90/p95/p99/max,
+   requests/s, socket errors and non-2xx answers (counted by the Lua script), the server's CPU
+   time per request (utime+stime of the whole process tree), and the server's memory: peak
+   of the summed VmRSS and PSS of its process tree (sampled every 0.25 s) and the sum of each
+   process's VmHWM. The server is stopped (SIGTERM to its process group, SIGKILL after 15 s).
+2. **Synthetic corpus** — ``--scale`` copies of every sample file (default 100; the corpus
+   maker of ``scripts/bench_retrieval.py``), built with ``rag index build`` (wall time and peak
+   memory of the build process) and served and loaded the same way. A build that runs over
+   ``--build-timeout`` is stopped and the next smaller scale is tried.
+
+Then a chart (latency percentiles and throughput against corpus size at 8 clients) and a
+markdown report with the targets of issue 6.
+
+Why wrk: a C load generator (Debian ``wrk``) that keeps N connections busy (closed loop)
+with HdrHistogram-style latency percentiles, and whose Lua hooks can rotate the request
+body through all questions and count non-2xx statuses; ``ab`` and ``hey`` send one fixed
+body. It runs on the same 2 cores as the server, so its CPU time is reported as well.
+
+Usage::
+
+    apt-get install -y --no-install-recommends wrk
+    python scripts/bench_http.py [--corpus ../shared/corpus] [--scale 100] [--workers 1,2]
+                                 [--clients 1,8,32] [--duration 10]
+                                 [--chart docs/bench_http.png] [--report docs/bench_http.md]
+
+``--nodelay`` adds, for each ``--workers`` N > 1, a server whose listening socket is patched
+to get TCP_NODELAY (see :func:`serve_with_nodelay`).
+
+Only 127.0.0.1 is used. Every subprocess is started in its own session and killed (by its
+process group id) on exit, on Ctrl-C and on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import json
+import os
+import platform
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_retrieval import (  # noqa: E402  (the corpus maker and table format are shared)
+    SCALE_LADDER,
+    code_version,
+    table,
+    write_synthetic,
+)
+
+from eval.dataset import DEFAULT_DATASET, load_questions  # noqa: E402
+
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TARGETS = {
+    "sample_p50_ms": 15.0,
+    "sample_p99_ms": 60.0,
+    "sample_rps": 200.0,
+    "big_build_s": 120.0,
+    "big_p50_ms": 30.0,
+    "big_rss_mib": 2048.0,
+}
+
+
+# -- subprocesses: started in their own session, always cleaned up ------------------------
+_STARTED: dict[int, subprocess.Popen] = {}
+
+
+def spawn(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen:
+    """Start ``cmd`` as the leader of a new process group and remember it for clean-up."""
+    proc = subprocess.Popen(list(cmd), start_new_session=True, **kwargs)
+    _STARTED[proc.pid] = proc
+    return proc
+
+
+def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM the process group of ``proc`` (which we started), SIGKILL it after ``grace`` s."""
+    pgid = proc.pid  # start_new_session: the process group id is the leader's pid
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+    # workers of a supervisor that has exited already, or one that ignored SIGTERM
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.wait(5)
+    _STARTED.pop(proc.pid, None)
+
+
+def stop_all() -> None:
+    for proc in list(_STARTED.values()):
+        try:
+            stop(proc, grace=5.0)
+        except Exception as e:  # clean-up must go on for the others
+            print(f"warning: could not stop pid {proc.pid}: {e}", file=sys.stderr)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# -- /proc: process tree, CPU and memory ----------------------------------------------------
+def _ppid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants that are alive now."""
+    parent: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            pp = _ppid(int(entry.name))
+            if pp is not None:
+                parent[int(entry.name)] = pp
+    tree, frontier = [root], [root]
+    while frontier:
+        nxt = [p for p, pp in parent.items() if pp in frontier]
+        tree += nxt
+        frontier = nxt
+    return tree
+
+
+def status_kib(pid: int, name: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime of the live processes ``pids``."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return total / CLK_TCK
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds spent busy by the whole machine so far (all cores; /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
+class MemorySampler:
+    """Peak of the summed VmRSS and PSS of a process tree, sampled in a thread."""
+
+    def __init__(self, root: int, every: float = 0.25) -> None:
+        self.root, self.every = root, every
+        self.peak_rss_kib = 0
+        self.peak_pss_kib = 0
+        self.hwm_kib: dict[int, int] = {}  # per process: its last VmHWM seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        pids = process_tree(self.root)
+        self.peak_rss_kib = max(self.peak_rss_kib, sum(status_kib(p, "VmRSS") for p in pids))
+        self.peak_pss_kib = max(self.peak_pss_kib, sum(pss_kib(p) for p in pids))
+        for p in pids:
+            self.hwm_kib[p] = max(self.hwm_kib.get(p, 0), status_kib(p, "VmHWM"))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    @property
+    def sum_hwm_kib(self) -> int:
+        return sum(self.hwm_kib.values())
+
+
+# -- building an index --------------------------------------------------------------------------
+@dataclass
+class Build:
+    scale: int
+    seconds: float  # wall time of `rag index build`, process start to exit
+    peak_mib: float  # VmHWM of the `rag index build` process itself
+    tree_rss_mib: float  # peak of the summed VmRSS of its process tree (fork pools counted twice)
+    tree_pss_mib: float  # peak of the summed PSS of its process tree (shared pages split)
+    maxrss_mib: float  # wait4() ru_maxrss of the build process
+    chunks: int
+    articles: int
+    files: int
+    index_dir: Path
+    text_mib: float = 0.0
+
+
+def rag_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("rag")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "rag.cli"]
+
+
+def build_index(
+    corpus: Path, index_dir: Path, scale: int, timeout: float, log: Path
+) -> Build | None:
+    """``rag index build CORPUS --index-dir DIR --embedder offline --full``; None on timeout."""
+    cmd = [*rag_cmd(), "index", "build", str(corpus), "--index-dir", str(index_dir)]
+    cmd += ["--embedder", "offline", "--full", "--json"]
+    print(f"  $ {shlex.join(cmd)}", flush=True)
+    out_path = log.with_suffix(".json")
+    with out_path.open("w") as out, log.open("w") as err:
+        t0 = time.perf_counter()
+        proc = spawn(cmd, stdout=out, stderr=err, cwd=ROOT)
+        peak = tree_rss = tree_pss = 0
+        last_note = last_pss = t0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                seconds = time.perf_counter() - t0
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                _STARTED.pop(proc.pid, None)
+                break
+            tree = process_tree(proc.pid)
+            peak = max(peak, status_kib(proc.pid, "VmHWM"))
+            tree_rss = max(tree_rss, sum(status_kib(p, "VmRSS") for p in tree))
+            now = time.perf_counter()
+            if now - last_pss >= 0.5 or len(tree) > 1:  # smaps_rollup costs more
+                last_pss = now
+                tree_pss = max(tree_pss, sum(pss_kib(p) for p in tree))
+            if now - t0 > timeout:
+                stop(proc, grace=5.0)
+                print(f"  the {scale}x build ran over {timeout:.0f}s and was stopped", flush=True)
+                return None
+            if now - last_note >= 30:
+                last_note = now
+                print(
+                    f"    [{now - t0:6.0f}s] building; RSS {status_kib(proc.pid, 'VmRSS') / 1024:.0f} MiB",
+                    flush=True,
+                )
+            time.sleep(0.2)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rag index build failed ({proc.returncode}); see {log}")
+    report = json.loads(out_path.read_text())
+    manifest = json.loads(
+        (index_dir / (index_dir / "CURRENT").read_text().strip() / "manifest.json").read_text()
+    )
+    return Build(
+        scale=scale,
+        seconds=seconds,
+        peak_mib=(peak or usage.ru_maxrss) / 1024,
+        tree_rss_mib=tree_rss / 1024,
+        tree_pss_mib=tree_pss / 1024,
+        maxrss_mib=usage.ru_maxrss / 1024,
+        chunks=int(report.get("chunk_count", manifest.get("chunk_count", 0))),
+        articles=int(manifest.get("article_count", 0)),
+        files=len(manifest.get("sources", {})),
+        index_dir=index_dir,
+    )
+
+
+def index_counts(index_dir: Path) -> tuple[int, int, int]:
+    manifest = json.loads(
+        (index_dir / (index_dir / "CURRENT").read_text().strip() / "manifest.json").read_text()
+    )
+    return manifest["chunk_count"], manifest["article_count"], len(manifest.get("sources", {}))
+
+
+# -- the server ------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``rag serve`` on 127.0.0.1 in its own process group; ready when every worker has started."""
+
+    def __init__(
+        self, index_dir: Path, workers: int, log: Path, ready_timeout: float, nodelay: bool = False
+    ) -> None:
+        self.index_dir, self.workers, self.log = index_dir, workers, log
+        self.nodelay = nodelay
+        self.ready_timeout = ready_timeout
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.ready_s = 0.0
+        launcher = [sys.executable, str(Path(__file__).resolve()), "--serve-nodelay"]
+        self.cmd = [
+            *(launcher if nodelay else rag_cmd()),
+            "serve",
+            "--index-dir",
+            str(index_dir),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+            "--reader",
+            "offline",
+        ]
+
+    def start(self, attempts: int = 2) -> Server:
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start()
+            except (RuntimeError, TimeoutError) as e:
+                self.stop()
+                tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-15:])
+                print(f"    start-up attempt {attempt} failed: {e}\n{tail}", flush=True)
+                if attempt == attempts:
+                    raise
+                self.port = free_port()
+                self.url = f"http://{HOST}:{self.port}"
+                self.cmd[self.cmd.index("--port") + 1] = str(self.port)
+        raise AssertionError("unreachable")
+
+    def _start(self) -> Server:
+        env = {k: v for k, v in os.environ.items() if k != "RAG_API_KEY"}
+        env["HF_HUB_OFFLINE"] = "1"
+        t0 = time.perf_counter()
+        with self.log.open("w") as log:
+            self.proc = spawn(self.cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        deadline = t0 + self.ready_timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rag serve exited ({self.proc.returncode}); see {self.log}")
+            started = self.log.read_text(errors="replace").count("Application startup complete")
+            if started >= self.workers and self.health() is not None:
+                self.ready_s = time.perf_counter() - t0
+                return self
+            time.sleep(0.25)
+        raise TimeoutError(f"rag serve not ready after {self.ready_timeout:.0f}s; see {self.log}")
+
+    def health(self) -> dict | None:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                return json.loads(r.read()) if r.status == 200 else None
+        except (OSError, urllib.error.URLError, ValueError):
+            return None
+
+    def ask(self, question: str) -> tuple[int, dict]:
+        req = urllib.request.Request(
+            self.url + "/ask",
+            data=json.dumps({"question": question}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def serve_with_nodelay(argv: Sequence[str]) -> int:
+    """``rag <argv>`` with uvicorn's pre-bound listening socket marked IPPROTO_TCP.
+
+    With ``--workers N`` uvicorn binds the socket itself (``Config.bind_socket``) with
+    ``proto`` 0; accepted sockets inherit it, and asyncio sets TCP_NODELAY only when ``proto``
+    is IPPROTO_TCP — so Nagle's algorithm stays on and a keep-alive response whose headers
+    and body are written separately waits for the client's delayed ACK (~40 ms on Linux;
+    uvicorn issue #3149). Re-wrapping the descriptor with IPPROTO_TCP is the workaround
+    measured by ``--nodelay``. Since commit e0e9a42 ``rag serve`` applies the same fix itself
+    (``api.server._nodelay_for_workers``), so this patch finds ``proto`` already set and the
+    ``--nodelay`` rows are a control that the service's fix works.
+    """
+    import uvicorn.config
+
+    bind = uvicorn.config.Config.bind_socket
+
+    def bind_tcp(self: Any) -> socket.socket:
+        sock = bind(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        return sock
+
+    uvicorn.config.Config.bind_socket = bind_tcp
+    from rag.cli import main as rag_main
+
+    return rag_main(list(argv))
+
+
+# -- the load generator ---------------------------------------------------------------------------
+LUA = r"""
+-- written by scripts/bench_http.py: POST /ask, rotating through the eval questions
+local bodies = {
+%(bodies)s
+}
+local n = #bodies
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  idx = ((tid or 1) - 1) * 131 %% n
+  non2xx = 0
+  headers = {["Content-Type"] = "application/json"}
+end
+
+function request()
+  idx = idx %% n + 1
+  return wrk.format("POST", "/ask", headers, bodies[idx])
+end
+
+function response(status, hdrs, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+
+function done(summary, latency, requests)
+  local non = 0
+  for _, t in ipairs(threads) do non = non + (t:get("non2xx") or 0) end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %%d, "duration_us": %%d, "bytes": %%d, "connect": %%d, "read": %%d, ' ..
+    '"write": %%d, "status": %%d, "timeout": %%d, "non2xx": %%d, "p50": %%f, "p90": %%f, ' ..
+    '"p95": %%f, "p99": %%f, "mean": %%f, "max": %%f}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
+    e.timeout, non, latency:percentile(50), latency:percentile(90), latency:percentile(95),
+    latency:percentile(99), latency.mean, latency.max))
+end
+"""
+
+
+def write_lua(questions: Sequence[str], path: Path) -> Path:
+    bodies = []
+    for q in questions:
+        body = json.dumps({"question": q})  # ASCII only: \uXXXX escapes
+        assert "]==]" not in body
+        bodies.append(f"  [==[{body}]==],")
+    path.write_text(LUA % {"bodies": "\n".join(bodies)})
+    return path
+
+
+@dataclass
+class Level:
+    workers: int
+    clients: int
+    requests: int
+    seconds: float
+    p50: float  # ms
+    p90: float
+    p95: float
+    p99: float
+    mean: float
+    max: float
+    socket_errors: int
+    non2xx: int
+    server_cpu_s: float
+    wrk_cpu_s: float
+    raw: dict = field(default_factory=dict)
+    other_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.socket_errors + self.non2xx
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.server_cpu_s / self.requests if self.requests else float("nan")
+
+
+def run_wrk(
+    server: Server, lua: Path, clients: int, duration: float, timeout_s: float
+) -> dict[str, Any]:
+    threads = max(1, min(clients, os.cpu_count() or 1))
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{clients}",
+        f"-d{duration:g}s",
+        f"--timeout={timeout_s:g}s",
+        "-s",
+        str(lua),
+        server.url + "/ask",
+    ]
+    proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=duration + timeout_s + 30)
+    finally:
+        stop(proc, grace=2.0)
+    line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result: {out}\n{err}")
+    return {"cmd": cmd, **json.loads(line.removeprefix("BENCH_JSON "))}
+
+
+def _self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def measure_levels(
+    server: Server, lua: Path, clients: Sequence[int], duration: float, warmup: float
+) -> list[Level]:
+    assert server.proc is not None
+    if warmup > 0:
+        run_wrk(server, lua, max(clients), warmup, 10)
+    levels = []
+    for c in clients:
+        pids = process_tree(server.proc.pid)
+        cpu0, sys0, self0 = cpu_seconds(pids), system_busy_seconds(), _self_cpu()
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        d = run_wrk(server, lua, c, duration, 10)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu1, sys1, self1 = cpu_seconds(pids), system_busy_seconds(), _self_cpu()
+        lvl = Level(
+            workers=server.workers,
+            clients=c,
+            requests=d["requests"],
+            seconds=d["duration_us"] / 1e6,
+            p50=d["p50"] / 1000,
+            p90=d["p90"] / 1000,
+            p95=d["p95"] / 1000,
+            p99=d["p99"] / 1000,
+            mean=d["mean"] / 1000,
+            max=d["max"] / 1000,
+            socket_errors=d["connect"] + d["read"] + d["write"] + d["timeout"],
+            non2xx=d["non2xx"],
+            server_cpu_s=cpu1 - cpu0,
+            wrk_cpu_s=(ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
+            raw=d,
+        )
+        # everything else the machine did meanwhile (other users of this VM, and this script)
+        lvl.other_cpu_s = max(
+            0.0, (sys1 - sys0) - lvl.server_cpu_s - lvl.wrk_cpu_s - (self1 - self0)
+        )
+        levels.append(lvl)
+        print(
+            f"    {c:>3} clients: {lvl.requests} requests, {lvl.rps:.0f} req/s, p50 {lvl.p50:.1f} ms, "
+            f"p99 {lvl.p99:.1f} ms, errors {lvl.errors}, server CPU {lvl.cpu_ms_per_request:.1f} ms/req, "
+            f"other processes {lvl.other_cpu_s / lvl.seconds:.2f} cores",
+            flush=True,
+        )
+    return levels
+
+
+@dataclass
+class Serving:
+    corpus: str
+    chunks: int
+    workers: int
+    nodelay: bool
+    ready_s: float
+    processes: int
+    peak_rss_mib: float
+    peak_pss_mib: float
+    sum_hwm_mib: float
+    idle_rss_mib: float
+    levels: list[Level]
+
+
+def serve_and_measure(
+    label: str, index_dir: Path, chunks: int, args: argparse.Namespace, work: Path, lua: Path
+) -> list[Serving]:
+    out = []
+    configs = [(w, False) for w in args.workers]
+    configs += [(w, True) for w in args.workers if w > 1 and args.nodelay]
+    for w, nodelay in configs:
+        tag = " (TCP_NODELAY patch)" if nodelay else ""
+        print(f"  {label}: rag serve --workers {w}{tag}", flush=True)
+        log = work / f"serve-{label.replace(' ', '-')}-{w}w{'-nodelay' if nodelay else ''}.log"
+        server = Server(index_dir, w, log, args.ready_timeout, nodelay)
+        with server:
+            assert server.proc is not None
+            procs = process_tree(server.proc.pid)
+            idle = sum(status_kib(p, "VmRSS") for p in procs) / 1024
+            status, answer = server.ask("天津港2023年的集装箱航线有多少条？")
+            print(
+                f"    ready in {server.ready_s:.1f}s, {len(procs)} processes, {idle:.0f} MiB; "
+                f"check: {status} {answer.get('answer')!r}",
+                flush=True,
+            )
+            with MemorySampler(server.proc.pid) as mem:
+                levels = measure_levels(server, lua, args.clients, args.duration, args.warmup)
+        out.append(
+            Serving(
+                corpus=label,
+                chunks=chunks,
+                workers=w,
+                nodelay=nodelay,
+                ready_s=server.ready_s,
+                processes=len(procs),
+                peak_rss_mib=mem.peak_rss_kib / 1024,
+                peak_pss_mib=mem.peak_pss_kib / 1024,
+                sum_hwm_mib=mem.sum_hwm_kib / 1024,
+                idle_rss_mib=idle,
+                levels=levels,
+            )
+        )
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------------
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    try:
+        wrk_v = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+        wrk_v = wrk_v.splitlines()[0].split(" [")[0] if wrk_v else "?"
+    except OSError:
+        wrk_v = "not installed"
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "memory": f"{mem_gib:.1f} GiB",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "wrk": wrk_v,
+        "code": code_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def build_table(builds: Sequence[Build]) -> str:
+    return table(
+        [
+            "corpus",
+            "files",
+            "articles",
+            "chunks",
+            "text MiB",
+            "build wall s",
+            "VmHWM MiB (main process)",
+            "peak ΣPss MiB (process tree)",
+            "peak ΣVmRSS MiB (process tree)",
+            "ru_maxrss MiB",
+        ],
+        [
+            [
+                f"{b.scale}x" if b.scale != 1 else "sample (1x)",
+                b.files,
+                b.articles,
+                b.chunks,
+                b.text_mib,
+                b.seconds,
+                b.peak_mib,
+                b.tree_pss_mib,
+                b.tree_rss_mib,
+                b.maxrss_mib,
+            ]
+            for b in builds
+        ],
+    )
+
+
+def latency_table(servings: Sequence[Serving]) -> str:
+    rows = []
+    for s in servings:
+        for lv in s.levels:
+            rows.append(
+                [
+                    s.corpus,
+                    s.chunks,
+                    _workers(s),
+                    lv.clients,
+                    lv.requests,
+                    lv.rps,
+                    lv.p50,
+                    lv.p90,
+                    lv.p95,
+                    lv.p99,
+                    lv.max,
+                    lv.socket_errors,
+                    lv.non2xx,
+                    lv.cpu_ms_per_request,
+                    lv.server_cpu_s / lv.seconds if lv.seconds else 0.0,
+                    lv.wrk_cpu_s / lv.seconds if lv.seconds else 0.0,
+                    lv.other_cpu_s / lv.seconds if lv.seconds else 0.0,
+                ]
+            )
+    return table(
+        [
+            "corpus",
+            "chunks",
+            "workers",
+            "clients",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "socket errors",
+            "non-2xx",
+            "server CPU ms/req",
+            "server cores busy",
+            "wrk cores busy",
+            "other cores busy",
+        ],
+        rows,
+    )
+
+
+def memory_table(servings: Sequence[Serving]) -> str:
+    return table(
+        [
+            "corpus",
+            "chunks",
+            "workers",
+            "processes",
+            "ready s",
+            "RSS at ready MiB",
+            "peak ΣVmRSS MiB",
+            "peak ΣPss MiB",
+            "ΣVmHWM MiB",
+        ],
+        [
+            [
+                s.corpus,
+                s.chunks,
+                _workers(s),
+                s.processes,
+                s.ready_s,
+                s.idle_rss_mib,
+                s.peak_rss_mib,
+                s.peak_pss_mib,
+                s.sum_hwm_mib,
+            ]
+            for s in servings
+        ],
+    )
+
+
+def _workers(s: Serving) -> str:
+    return f"{s.workers}" + (" +NODELAY patch" if s.nodelay else "")
+
+
+def _at(s: Serving, clients: int) -> Level | None:
+    return next((lv for lv in s.levels if lv.clients == clients), None)
+
+
+def targets_table(
+    sample: Sequence[Serving], big: Sequence[Serving], big_build: Build | None, scale: int
+) -> str:
+    rows: list[list[Any]] = []
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    t = TARGETS
+    for s in sample:
+        lv = _at(s, 8)
+        if lv is None:
+            continue
+        w = f"sample, 8 clients, workers {_workers(s)}"
+        rows.append([w, "p50 ≤ 15 ms", f"{lv.p50:.1f} ms", mark(lv.p50 <= t["sample_p50_ms"])])
+        rows.append([w, "p99 ≤ 60 ms", f"{lv.p99:.1f} ms", mark(lv.p99 <= t["sample_p99_ms"])])
+        rows.append([w, "≥ 200 req/s", f"{lv.rps:.0f} req/s", mark(lv.rps >= t["sample_rps"])])
+        rows.append([w, "zero errors", str(lv.errors), mark(lv.errors == 0)])
+    if big_build is not None:
+        note = "" if big_build.scale == scale else f" (at {big_build.scale}x, not {scale}x)"
+        rows.append(
+            [
+                f"{big_build.scale}x build{note}",
+                "≤ 2 min, offline embedder",
+                f"{big_build.seconds:.0f} s",
+                mark(big_build.seconds <= t["big_build_s"]),
+            ]
+        )
+    for s in big:
+        lv = _at(s, 8)
+        w = f"{s.corpus}, workers {_workers(s)}"
+        if lv is not None:
+            rows.append(
+                [
+                    f"{w}, 8 clients",
+                    "/ask p50 ≤ 30 ms",
+                    f"{lv.p50:.1f} ms",
+                    mark(lv.p50 <= t["big_p50_ms"]),
+                ]
+            )
+        rows.append(
+            [
+                w,
+                "resident memory ≤ 2 GB (ΣVmHWM of the server's processes)",
+                f"{s.sum_hwm_mib:.0f} MiB",
+                mark(s.sum_hwm_mib <= t["big_rss_mib"]),
+            ]
+        )
+    if big_build is not None:
+        rows.append(
+            [
+                f"{big_build.scale}x build",
+                "resident memory ≤ 2 GB (build: peak ΣPss of its process tree)",
+                f"{big_build.tree_pss_mib:.0f} MiB",
+                mark(max(big_build.tree_pss_mib, big_build.peak_mib) <= t["big_rss_mib"]),
+            ]
+        )
+    return table(["where", "target", "measured", "verdict"], rows)
+
+
+def write_chart(servings: Sequence[Serving], path: Path, clients: int = 8) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 5.2), dpi=120)
+    ax1, ax2 = fig.subplots(1, 2)
+    configs = sorted({(s.workers, s.nodelay) for s in servings})
+    styles = ["-", "--", ":", "-."]
+    top = max(lv.clients for s in servings for lv in s.levels)
+    for n, (w, nd) in enumerate(configs):
+        mine = [s for s in servings if (s.workers, s.nodelay) == (w, nd)]
+        name = f"{w} worker{'s' if w > 1 else ''}" + (" +NODELAY" if nd else "")
+        pts = sorted((s.chunks, _at(s, clients)) for s in mine if _at(s, clients))
+        if not pts:
+            continue
+        for pname, color in (("p50", "C0"), ("p95", "C1"), ("p99", "C3")):
+            ax1.plot(
+                [c for c, _ in pts],
+                [getattr(lv, pname) for _, lv in pts],
+                styles[n % len(styles)],
+                marker="o",
+                color=color,
+                label=f"{pname}, {name}",
+            )
+        for c_level, marker in sorted({(clients, "o"), (top, "s")}):
+            pts2 = sorted((s.chunks, _at(s, c_level)) for s in mine if _at(s, c_level))
+            ax2.plot(
+                [c for c, _ in pts2],
+                [lv.rps for _, lv in pts2],
+                styles[n % len(styles)],
+                marker=marker,
+                color=f"C{n}",
+                label=f"{name}, {c_level} clients",
+            )
+    for ax, y, text in (
+        (ax1, TARGETS["sample_p50_ms"], "target p50 (sample) 15 ms"),
+        (ax1, TARGETS["big_p50_ms"], "target p50 (100x) 30 ms"),
+        (ax1, TARGETS["sample_p99_ms"], "target p99 (sample) 60 ms"),
+        (ax2, TARGETS["sample_rps"], "target (sample) 200 req/s"),
+    ):
+        ax.axhline(y, color="grey", lw=0.8, ls=":")
+        ax.text(0.01, y, text, fontsize=7, va="bottom", transform=ax.get_yaxis_transform())
+    for ax in (ax1, ax2):
+        ax.set_xscale("log")
+        ax.set_xlabel("corpus size (chunks, log scale)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
+    ax1.set_ylabel(f"POST /ask latency at {clients} clients (ms)")
+    ax1.set_title(f"Latency percentiles, {clients} concurrent clients (wrk)", fontsize=9)
+    ax2.set_ylabel("throughput (requests/s)")
+    ax1.set_ylim(bottom=0)
+    ax2.set_ylim(bottom=0, top=max(TARGETS["sample_rps"] * 1.15, ax2.get_ylim()[1]))
+    ax2.set_title("Throughput", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
+def write_report(
+    path: Path,
+    info: dict[str, str],
+    argv: Sequence[str],
+    builds: Sequence[Build],
+    servings: Sequence[Serving],
+    targets: str,
+    notes: Sequence[str],
+    chart: Path | None,
+    example_cmds: dict[str, str],
+) -> None:
+    lines = [
+        "# HTTP benchmark: `POST /ask` end to end (`scripts/bench_http.py`)",
+        "",
+        "Written by `scripts/bench_http.py` from one run; a benchmark, not a test.",
+        "",
+        "## Machine",
+        "",
+        table(["", ""], [[k, v] for k, v in info.items()]),
+        "",
+        "## Commands",
+        "",
+        "```bash",
+        "apt-get install -y --no-install-recommends wrk",
+        f".venv/bin/python scripts/bench_http.py {shlex.join(argv)}".rstrip(),
+        "```",
+        "",
+        "What the script runs (ports are free ports picked at run time):",
+        "",
+        "```bash",
+        *example_cmds.values(),
+        "```",
+        "",
+        "## Index build (`rag index build --embedder offline --full`, wall time of the process)",
+        "",
+        build_table(builds),
+        "",
+        "## `POST /ask` over HTTP (wrk, closed loop, questions rotated)",
+        "",
+        latency_table(servings),
+        "",
+        "## Server memory (process tree: supervisor + workers)",
+        "",
+        memory_table(servings),
+        "",
+        "## Targets (issue 6)",
+        "",
+        targets,
+        "",
+    ]
+    if chart is not None:
+        lines += [f"![latency and throughput against corpus size]({chart.name})", ""]
+    if notes:
+        lines += ["## Notes from the run", ""] + [f"- {n}" for n in notes] + [""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+# -- main ------------------------------------------------------------------------------------------
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument(
+        "--index-dir", type=Path, help="a built index of the sample corpus (else built)"
+    )
+    ap.add_argument("--scale", type=int, default=100, help="synthetic corpus size (0: skip)")
+    ap.add_argument(
+        "--synthetic-index-dir", type=Path, help="a built synthetic index (skips its build)"
+    )
+    ap.add_argument("--workers", type=_ints, default=[1, 2], help="comma list (default 1,2)")
+    ap.add_argument("--clients", type=_ints, default=[1, 8, 32], help="comma list (default 1,8,32)")
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds per client level")
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=10.0,
+        help="untimed seconds of load at the highest client level before the timed levels",
+    )
+    ap.add_argument("--build-timeout", type=float, default=480.0, help="per synthetic build, s")
+    ap.add_argument("--ready-timeout", type=float, default=300.0, help="server start-up, s")
+    ap.add_argument("--chart", type=Path, help="write the chart PNG here")
+    ap.add_argument("--report", type=Path, help="write the markdown report here")
+    ap.add_argument(
+        "--nodelay",
+        action="store_true",
+        help="also measure every --workers N>1 server with uvicorn's listening socket patched "
+        "to IPPROTO_TCP, so accepted connections get TCP_NODELAY (uvicorn issue #3149); since "
+        "commit e0e9a42 rag serve does this itself and the patched run is a control",
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (path printed)")
+    return ap.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--serve-nodelay"]:  # the server child of a --nodelay measurement
+        return serve_with_nodelay(argv[1:])
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print(
+            "error: wrk is not installed (apt-get install -y --no-install-recommends wrk)",
+            file=sys.stderr,
+        )
+        return 2
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C stops the run even when started where SIGINT was ignored (e.g. `cmd &`)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    atexit.register(stop_all)
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-http-"))
+    try:
+        return run(args, argv, work)
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping subprocesses", file=sys.stderr)
+        return 130
+    finally:
+        stop_all()
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
+    info = machine()
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(f"work folder {work}\n", flush=True)
+    questions = [q.question for q in load_questions(DEFAULT_DATASET)]
+    lua = write_lua(questions, work / "ask.lua")
+    print(f"{len(questions)} questions from {DEFAULT_DATASET.name}, rotated; wrk script {lua}")
+    builds: list[Build] = []
+    notes: list[str] = []
+    servings: list[Serving] = []
+
+    # 1. sample corpus
+    print("[1/2] sample corpus", flush=True)
+    if args.index_dir:
+        sample_dir = args.index_dir
+        notes.append(f"sample index reused from {sample_dir} (its build was not timed)")
+    else:
+        sample_dir = work / "sample-index"
+        b = build_index(args.corpus, sample_dir, 1, args.build_timeout, work / "build-1x.log")
+        assert b is not None
+        b.text_mib = sum(p.stat().st_size for p in args.corpus.iterdir() if p.is_file()) / 2**20
+        builds.append(b)
+        print(
+            f"  built in {b.seconds:.1f}s, {b.chunks} chunks, peak {b.peak_mib:.0f} MiB", flush=True
+        )
+    chunks = index_counts(sample_dir)[0]
+    sample = serve_and_measure("sample", sample_dir, chunks, args, work, lua)
+    servings += sample
+
+    # 2. synthetic corpus
+    big_build: Build | None = None
+    big: list[Serving] = []
+    if args.scale > 0:
+        print(f"[2/2] synthetic corpus, {args.scale}x", flush=True)
+        if args.synthetic_index_dir:
+            big_dir = args.synthetic_index_dir
+            notes.append(f"synthetic index reused from {big_dir} (its build was not timed here)")
+            label = f"synthetic ({big_dir.name})"
+        else:
+            for s in [args.scale] + [x for x in SCALE_LADDER if x < args.scale]:
+                folder = work / f"synthetic-{s}x"
+                n_bytes = write_synthetic(args.corpus, folder / "corpus", s)
+                print(f"  {s}x: {n_bytes / 2**20:.1f} MiB of text; building", flush=True)
+                big_build = build_index(
+                    folder / "corpus",
+                    folder / "index",
+                    s,
+                    args.build_timeout,
+                    work / f"build-{s}x.log",
+                )
+                if big_build is not None:
+                    big_build.text_mib = n_bytes / 2**20
+                    builds.append(big_build)
+                    break
+                notes.append(f"the {s}x build ran over {args.build_timeout:.0f}s and was stopped")
+                shutil.rmtree(folder, ignore_errors=True)
+            if big_build is None:
+                notes.append("no synthetic scale was built within the time budget")
+            else:
+                if big_build.scale != args.scale:
+                    notes.append(f"fell back from {args.scale}x to {big_build.scale}x")
+                print(
+                    f"  built in {big_build.seconds:.1f}s, {big_build.chunks} chunks, "
+                    f"peak {big_build.peak_mib:.0f} MiB",
+                    flush=True,
+                )
+                big_dir = big_build.index_dir
+                label = f"synthetic {big_build.scale}x"
+        if args.synthetic_index_dir or big_build is not None:
+            big = serve_and_measure(label, big_dir, index_counts(big_dir)[0], args, work, lua)
+            servings += big
+
+    # report
+    print("\n## Index build (rag index build --embedder offline --full)\n")
+    print(build_table(builds) if builds else "(no build timed)")
+    print("\n## POST /ask over HTTP (wrk; latency in ms)\n")
+    print(latency_table(servings))
+    print("\n## Server memory (process tree)\n")
+    print(memory_table(servings))
+    targets = targets_table(sample, big, big_build, args.scale)
+    print("\n## Targets\n")
+    print(targets)
+    for n in notes:
+        print(f"NOTE: {n}")
+    if args.chart:
+        write_chart(servings, args.chart)
+        print(f"\nchart: {args.chart}")
+    if args.report:
+        example = Server(Path("INDEX_DIR"), 2, work / "x.log", 0)
+        cmds = {
+            "build": "rag index build CORPUS --index-dir INDEX_DIR --embedder offline --full --json",
+            "serve": shlex.join(example.cmd)
+            .replace(str(example.port), "PORT")
+            .replace(rag_cmd()[0], "rag"),
+            "wrk": f"wrk -t2 -c8 -d{args.duration:g}s --timeout=10s -s ask.lua http://127.0.0.1:PORT/ask"
+            "   # -t1 for 1 client; ask.lua rotates the 276 questions",
+        }
+        write_report(args.report, info, argv, builds, servings, targets, notes, args.chart, cmds)
+        print(f"report: {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

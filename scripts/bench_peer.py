@@ -1,0 +1,534 @@
+"""Peer comparison: the eval questions through our pipeline and two peer stacks, same chunks, one run.
+
+Every stack answers every question of ``eval/questions.jsonl`` in this one process, over the
+chunks of the same index (``IndexStore.chunks``), and the answer step of every stack is OUR
+offline reader (``OfflineReader.read`` on the stack's first 8 passages, then
+``Pipeline.compose`` for the evidence and citation), because no QA model can be downloaded
+here. So the stacks differ in retrieval and in the framework around it:
+
+- **ours** — ``Pipeline.ask``: ``HybridRetriever`` (BM25 over jieba words + bigrams, FAISS over
+  the offline LSA vectors, score fusion, article diversity) → offline reader.
+- **haystack** — a Haystack ``Pipeline`` of three components: a jieba query segmenter →
+  ``InMemoryBM25Retriever(top_k=8)`` over an ``InMemoryDocumentStore`` holding one ``Document``
+  per chunk, its text segmented by jieba as in ``scripts/bench_retrieval.py`` (BM25L, regex
+  ``\\S+``) → a component that wraps the Haystack documents back into our ``Passage`` objects
+  and runs our reader.
+- **ensemble** — LangChain's ``EnsembleRetriever`` recipe rebuilt without LangChain (its
+  install would add 26 packages to the project's venv): ``rank_bm25.BM25Okapi`` over jieba
+  tokens of each chunk (what LangChain's ``BM25Retriever`` wraps, ``get_top_n``) and FAISS
+  ``IndexFlatL2`` (LangChain's ``FAISS`` default) over our offline embedder's vectors of each
+  chunk's text, each asked for 8 chunks, fused by weighted reciprocal rank
+  (``Σ w / (rank + 60)``, rank from 1, weights 0.5/0.5) → our reader.
+
+Measured: EM and F1 (``eval.answers.score`` / ``eval.metrics``) over the answerable questions
+of the ``test`` split (an abstention counts 0, as in ``rag eval``), answered share, recall@1/5
+(``eval.retrieval.evaluate_retrieval``, test split), and per-question end-to-end latency
+in-process (p50/p95/mean over ``--rounds`` timed passes over all questions after one untimed
+pass; in each question the stacks take turns in rotating order), split into retrieval
+(+ framework) and reading. The ratio peer/ours is printed: the issue's target is "at least 5×
+faster than the peer stack at equal or better answer quality".
+
+Usage::
+
+    pip install -e '.[bench]' rank_bm25
+    python scripts/bench_peer.py [--index-dir DIR] [--rounds 3] [--report docs/bench_peer.md]
+                                 [--profile var/bench_peer_profile.txt]
+
+Without ``--index-dir`` the sample corpus is built into a temporary folder first.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import numpy as np  # noqa: E402
+from bench_retrieval import (  # noqa: E402  (shared with the retrieval benchmark)
+    _version,
+    build_in_child,
+    code_version,
+    jieba_segment,
+    table,
+)
+
+from eval.answers import group, score  # noqa: E402
+from eval.dataset import DEFAULT_DATASET, Question, load_questions  # noqa: E402
+from eval.retrieval import evaluate_retrieval  # noqa: E402
+from index.store import IndexStore  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+from rag.types import Answer, Passage  # noqa: E402
+
+READ_K = 8  # passages the reader reads (PipelineSettings.read_k)
+TOP_K = 5  # passages an Answer shows (the /ask default)
+_PUNCT = re.compile(r"^[\W_]+$")
+
+
+@dataclass
+class Result:
+    answer: Answer
+    retrieve_ms: float
+    read_ms: float
+    total_ms: float
+
+
+class Stack:
+    """Something that answers a question and can search; timed end to end by the caller."""
+
+    name = ""
+    what = ""
+
+    def ask(self, question: str) -> Result:
+        raise NotImplementedError
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        raise NotImplementedError
+
+
+class Ours(Stack):
+    name = "ours"
+    what = "Pipeline.ask: HybridRetriever (BM25 + FAISS/LSA, score fusion) → offline reader"
+
+    def __init__(self, pipe: Pipeline) -> None:
+        self.pipe = pipe
+
+    def ask(self, question: str) -> Result:
+        t0 = time.perf_counter()
+        ans = self.pipe.ask(question, top_k=TOP_K)
+        total = (time.perf_counter() - t0) * 1000
+        return Result(ans, ans.timings_ms["retrieve"], ans.timings_ms["read"], total)
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        return self.pipe.retriever.search(question, k)
+
+
+def read_and_compose(pipe: Pipeline, question: str, passages: list[Passage]) -> Answer:
+    """Our answer step on someone else's passages: reader, then evidence and citation."""
+    reading = pipe.reader.read(question, passages[:READ_K])
+    return pipe.compose(question, passages, reading, TOP_K)
+
+
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(60)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok
+
+
+class HaystackStack(Stack):
+    name = "haystack"
+    what = (
+        "Haystack Pipeline: jieba query → InMemoryBM25Retriever (BM25L, jieba-fed docs, top_k 8) "
+        "→ our reader as a component"
+    )
+
+    def __init__(self, pipe: Pipeline) -> None:
+        from haystack import Document, component
+        from haystack import Pipeline as HPipeline
+        from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
+        from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+        store = pipe.store
+        tok = _jieba()
+        self.segment = lambda text: jieba_segment(tok, text)
+        position = {c.id: i for i, c in enumerate(store.chunks)}
+        t0 = time.perf_counter()
+        self.doc_store = InMemoryDocumentStore(bm25_tokenization_regex=r"\S+")
+        self.doc_store.write_documents(
+            [
+                Document(
+                    id=c.id,
+                    content=self.segment(c.text),
+                    meta={"chunk_id": c.id, "article_id": c.article_id, "source": c.source},
+                )
+                for c in store.chunks
+            ]
+        )
+        self.setup_s = time.perf_counter() - t0
+        self.retriever = InMemoryBM25Retriever(document_store=self.doc_store, top_k=READ_K)
+        segment = self.segment
+        timing: dict[str, float] = {}
+        self.timing = timing
+
+        def to_passages(docs: Sequence[Any]) -> list[Passage]:
+            out = []
+            for d in docs:
+                chunk = store.chunks[position[d.meta["chunk_id"]]]
+                out.append(Passage(chunk, float(d.score or 0.0), store.articles[chunk.article_id]))
+            return out
+
+        self.to_passages = to_passages
+
+        @component
+        class JiebaQuery:
+            """The question as space-joined jieba search-mode words (BM25 needs words)."""
+
+            @component.output_types(query=str)
+            def run(self, question: str) -> dict[str, str]:
+                return {"query": segment(question)}
+
+        @component
+        class OurReader:
+            """Haystack documents → our Passages → OfflineReader → our Answer."""
+
+            @component.output_types(answer=Answer)
+            def run(self, question: str, documents: list[Document]) -> dict[str, Answer]:
+                t = time.perf_counter()
+                answer = read_and_compose(pipe, question, to_passages(documents))
+                timing["read_ms"] = (time.perf_counter() - t) * 1000
+                return {"answer": answer}
+
+        self.pipeline = HPipeline()
+        self.pipeline.add_component("query", JiebaQuery())
+        self.pipeline.add_component("retriever", self.retriever)
+        self.pipeline.add_component("reader", OurReader())
+        self.pipeline.connect("query.query", "retriever.query")
+        self.pipeline.connect("retriever.documents", "reader.documents")
+
+    def ask(self, question: str) -> Result:
+        t0 = time.perf_counter()
+        out = self.pipeline.run({"query": {"question": question}, "reader": {"question": question}})
+        total = (time.perf_counter() - t0) * 1000
+        read = self.timing["read_ms"]
+        return Result(out["reader"]["answer"], total - read, read, total)
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        docs = self.retriever.run(query=self.segment(question), top_k=k)["documents"]
+        return self.to_passages(docs)
+
+
+class EnsembleStack(Stack):
+    name = "ensemble"
+    what = (
+        "LangChain-style EnsembleRetriever: rank_bm25 BM25Okapi (jieba) + FAISS IndexFlatL2 "
+        "(offline LSA vectors of chunk text), 8 each, weighted RRF 0.5/0.5, c=60 → our reader"
+    )
+
+    def __init__(self, pipe: Pipeline, weights: tuple[float, float] = (0.5, 0.5), c: int = 60):
+        import faiss
+        from rank_bm25 import BM25Okapi
+
+        store = pipe.store
+        self.pipe, self.store, self.weights, self.c = pipe, store, weights, c
+        tok = _jieba()
+
+        def tokenize(text: str) -> list[str]:
+            words = (w.strip() for w in tok.cut_for_search(text.lower()))
+            return [w for w in words if w and not _PUNCT.match(w)]
+
+        self.tokenize = tokenize
+        t0 = time.perf_counter()
+        self.bm25 = BM25Okapi([tokenize(ch.text) for ch in store.chunks])
+        vectors = np.ascontiguousarray(
+            store.embedder.embed_passages([ch.text for ch in store.chunks]), dtype=np.float32
+        )
+        self.faiss = faiss.IndexFlatL2(vectors.shape[1])
+        self.faiss.add(vectors)
+        self.setup_s = time.perf_counter() - t0
+
+    def _bm25(self, question: str, k: int) -> list[int]:
+        scores = self.bm25.get_scores(self.tokenize(question))
+        return [int(i) for i in np.argsort(scores)[::-1][:k]]  # rank_bm25 get_top_n
+
+    def _dense(self, question: str, k: int) -> list[int]:
+        q = np.ascontiguousarray(self.store.embedder.embed_query(question), dtype=np.float32)
+        _, ids = self.faiss.search(q.reshape(1, -1), k)
+        return [int(i) for i in ids[0] if i >= 0]
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        each = max(k, READ_K)
+        fused: dict[int, float] = {}
+        for w, ids in zip(self.weights, (self._bm25(question, each), self._dense(question, each))):
+            for rank, i in enumerate(ids, start=1):
+                fused[i] = fused.get(i, 0.0) + w / (rank + self.c)
+        order = sorted(fused, key=lambda i: -fused[i])[:k]
+        chunks, arts = self.store.chunks, self.store.articles
+        return [Passage(chunks[i], fused[i], arts[chunks[i].article_id]) for i in order]
+
+    def ask(self, question: str) -> Result:
+        t0 = time.perf_counter()
+        passages = self.search(question, READ_K)
+        t1 = time.perf_counter()
+        answer = read_and_compose(self.pipe, question, passages)
+        t2 = time.perf_counter()
+        return Result(answer, (t1 - t0) * 1000, (t2 - t1) * 1000, (t2 - t0) * 1000)
+
+
+# -- measuring ------------------------------------------------------------------------------------
+@dataclass
+class Timings:
+    total: list[float] = field(default_factory=list)
+    retrieve: list[float] = field(default_factory=list)
+    read: list[float] = field(default_factory=list)
+
+    def add(self, r: Result) -> None:
+        self.total.append(r.total_ms)
+        self.retrieve.append(r.retrieve_ms)
+        self.read.append(r.read_ms)
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    return float(np.percentile(values, p)) if values else float("nan")
+
+
+def quality(stack: Stack, questions: Sequence[Question], answers: dict[str, Answer], originals):
+    """EM/F1/answered over the test split's answerable questions, recall@k on the test split."""
+    rows = [
+        score(q, answers[q.id].to_json(), originals.get(q.source or "", ""))
+        for q in questions
+        if q.split == "test" and q.answerable
+    ]
+    g = group(rows)
+    retrieval = evaluate_retrieval(questions, stack.search, originals)["groups"]["split:test"]
+    return {
+        "n": g["answerable"],
+        "em": g["em"],
+        "f1": g["f1"],
+        "answered": 100.0 * g["answered"] / g["answerable"] if g["answerable"] else 0.0,
+        "recall@1": retrieval["recall@1"],
+        "recall@5": retrieval["recall@5"],
+        "recall@20": retrieval["recall@20"],
+    }
+
+
+def run_all(
+    stacks: Sequence[Stack], questions: Sequence[Question], rounds: int
+) -> tuple[dict[str, dict[str, Answer]], dict[str, Timings], dict[str, Timings]]:
+    """One untimed pass (answers kept for scoring; cold figures), then ``rounds`` timed passes."""
+    answers: dict[str, dict[str, Answer]] = {s.name: {} for s in stacks}
+    cold = {s.name: Timings() for s in stacks}
+    warm = {s.name: Timings() for s in stacks}
+    n = len(stacks)
+    for rnd in range(rounds + 1):
+        for qi, q in enumerate(questions):
+            for j in range(n):  # the stacks take turns, first one rotating
+                s = stacks[(qi + rnd + j) % n]
+                r = s.ask(q.question)
+                if rnd == 0:
+                    answers[s.name][q.id] = r.answer
+                    cold[s.name].add(r)
+                else:
+                    warm[s.name].add(r)
+        print(f"  pass {rnd + 1}/{rounds + 1} done{' (untimed)' if rnd == 0 else ''}", flush=True)
+    return answers, cold, warm
+
+
+def profile_ours(pipe: Pipeline, questions: Sequence[Question], out: Path) -> None:
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for q in questions:
+        pipe.ask(q.question, top_k=TOP_K)
+    profiler.stop()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(f"profile of Pipeline.ask over {len(questions)} questions (warm): {out}")
+
+
+# -- main -------------------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--index-dir", type=Path, help="a built index (else the sample is built)")
+    ap.add_argument("--rounds", type=int, default=3, help="timed passes over all questions")
+    ap.add_argument("--report", type=Path, help="write a markdown report here")
+    ap.add_argument("--profile", type=Path, help="write a pyinstrument profile of ours here")
+    return ap.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-peer-"))
+    try:
+        return run(args, argv, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
+    questions = load_questions(DEFAULT_DATASET)
+    print(
+        f"machine: {os.cpu_count()} cores; code {code_version()}; haystack-ai "
+        f"{_version('haystack-ai')}, rank-bm25 {_version('rank-bm25')}, faiss-cpu {_version('faiss-cpu')}"
+    )
+    index_dir = args.index_dir
+    if index_dir is None:
+        print(f"building the sample corpus {args.corpus} (offline embedder)", flush=True)
+        b = build_in_child(args.corpus, work / "index", 1, timeout=600)
+        assert b is not None
+        index_dir = b.index_dir
+    pipe = Pipeline(IndexStore.load(index_dir), _reader())
+    print(f"index: {len(pipe.store.chunks)} chunks; reader {pipe.reader.name}", flush=True)
+    ours = Ours(pipe)
+    hay = HaystackStack(pipe)
+    ens = EnsembleStack(pipe)
+    stacks: list[Stack] = [ours, hay, ens]
+    setup = {"ours": 0.0, "haystack": hay.setup_s, "ensemble": ens.setup_s}
+    originals = dict(pipe.store.originals)
+
+    pipe.ask("预热：天津的人口有多少？")  # what the service's warm_up does
+    print(f"{len(questions)} questions, 1 untimed + {args.rounds} timed passes", flush=True)
+    answers, cold, warm = run_all(stacks, questions, args.rounds)
+    q = {s.name: quality(s, questions, answers[s.name], originals) for s in stacks}
+    if args.profile:
+        profile_ours(pipe, questions, args.profile)
+
+    n_test = q["ours"]["n"]
+    q_table = table(
+        ["stack", "EM", "F1", "answered %", "recall@1", "recall@5", "recall@20"],
+        [
+            [
+                s.name,
+                q[s.name]["em"],
+                q[s.name]["f1"],
+                q[s.name]["answered"],
+                q[s.name]["recall@1"],
+                q[s.name]["recall@5"],
+                q[s.name]["recall@20"],
+            ]
+            for s in stacks
+        ],
+    )
+    lat_rows = []
+    for label, data in (("warm", warm), ("cold (first pass)", cold)):
+        for s in stacks:
+            t = data[s.name]
+            lat_rows.append(
+                [
+                    s.name,
+                    label,
+                    len(t.total),
+                    pct(t.total, 50),
+                    pct(t.total, 95),
+                    float(np.mean(t.total)),
+                    pct(t.retrieve, 50),
+                    pct(t.read, 50),
+                ]
+            )
+    l_table = table(
+        ["stack", "pass", "n", "p50 ms", "p95 ms", "mean ms", "retrieve p50 ms", "read p50 ms"],
+        lat_rows,
+    )
+    o = warm["ours"]
+    r_rows = []
+    for s in stacks[1:]:
+        t = warm[s.name]
+        equal_or_better = q[s.name]["em"] <= q["ours"]["em"] and q[s.name]["f1"] <= q["ours"]["f1"]
+        r50 = pct(t.total, 50) / pct(o.total, 50)
+        r95 = pct(t.total, 95) / pct(o.total, 95)
+        rr = pct(t.retrieve, 50) / pct(o.retrieve, 50)
+        r_rows.append(
+            [
+                s.name,
+                f"{r50:.2f}x",
+                f"{r95:.2f}x",
+                f"{float(np.mean(t.total)) / float(np.mean(o.total)):.2f}x",
+                f"{rr:.2f}x",
+                f"{q['ours']['em'] - q[s.name]['em']:+.1f}",
+                f"{q['ours']['f1'] - q[s.name]['f1']:+.1f}",
+                "met" if r50 >= 5 and equal_or_better else "**missed**",
+            ]
+        )
+    r_table = table(
+        [
+            "peer",
+            "latency peer/ours p50",
+            "p95",
+            "mean",
+            "retrieval-only p50",
+            "EM ours − peer",
+            "F1 ours − peer",
+            "≥5× faster at ≥ quality",
+        ],
+        r_rows,
+    )
+    s_table = table(
+        ["stack", "what", "setup s (index the chunks)"],
+        [[s.name, s.what, setup[s.name]] for s in stacks],
+    )
+    print(f"\n## Answer quality, test split ({n_test} answerable; EM/F1 count abstentions as 0)\n")
+    print(q_table)
+    print(
+        f"\n## End-to-end latency per question, in-process ({len(questions)} questions; "
+        f"warm = {args.rounds} passes after one untimed pass)\n"
+    )
+    print(l_table)
+    print("\n## Peer / ours (warm; >1 means the peer is slower)\n")
+    print(r_table)
+    print("\n## Stacks\n")
+    print(s_table)
+    if args.report:
+        lines = [
+            "# Peer comparison: the same questions through our pipeline and two peer stacks",
+            "",
+            "Written from one run of `scripts/bench_peer.py`; a benchmark, not a test.",
+            "",
+            f"Machine: {os.cpu_count()} cores ({_cpu_model()}); code `{code_version()}`; "
+            f"haystack-ai {_version('haystack-ai')}, rank-bm25 {_version('rank-bm25')}, "
+            f"faiss-cpu {_version('faiss-cpu')}; {len(pipe.store.chunks)} chunks; "
+            f"{time.strftime('%Y-%m-%d')}.",
+            "",
+            "```bash",
+            ".venv/bin/pip install -e '.[bench]' rank_bm25",
+            f".venv/bin/python scripts/bench_peer.py {shlex.join(argv)}".rstrip(),
+            "```",
+            "",
+            "## Stacks (the answer step of all three is our offline reader)",
+            "",
+            s_table,
+            "",
+            f"## Answer quality, test split ({n_test} answerable; EM/F1 count abstentions as 0)",
+            "",
+            q_table,
+            "",
+            f"## End-to-end latency per question, in-process ({len(questions)} questions)",
+            "",
+            l_table,
+            "",
+            "## Peer / ours (warm; >1 means the peer is slower)",
+            "",
+            r_table,
+            "",
+        ]
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text("\n".join(lines), encoding="utf-8")
+        print(f"\nreport: {args.report}")
+    return 0
+
+
+def _reader():
+    from rag.reader import make_reader
+
+    return make_reader("offline")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

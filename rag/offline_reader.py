@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +119,7 @@ class QuestionTerms:
     wh_noun: str = ""  # the noun the question word asks about: 哪家"纪念馆", 哪个"社区"
     head: str = ""  # the noun a "叫什么" question names: 治理协调"机制"叫什么
 
-    @property
+    @cached_property
     def weight(self) -> float:
         return sum(w for _, w in self.terms) or 1.0
 

@@ -33,29 +33,12 @@ def _offline(monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_qa(tmp_path_factory) -> Path:
     """A 2-layer BertForQuestionAnswering over the corpus characters, saved to a folder."""
-    import torch
-    from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
+    from tiny_bert import tiny_bert
+    from transformers import BertForQuestionAnswering
 
     folder = tmp_path_factory.mktemp("tiny_qa")
     text = CORPUS_FILE.read_text(encoding="utf-8")[:4000] + QUESTION
-    chars = sorted({c for c in text if not c.isspace()})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    # from_pretrained reads vocab.txt in transformers 4 and 5 alike (see test_st_embedder)
-    tok = BertTokenizerFast.from_pretrained(str(folder))
-    assert len(tok) == len(vocab)
-    tok.save_pretrained(folder)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=512,
-    )
-    torch.manual_seed(0)
-    BertForQuestionAnswering(config).save_pretrained(folder)
-    return folder
+    return tiny_bert(folder, text, BertForQuestionAnswering)
 
 
 @pytest.fixture(scope="module")

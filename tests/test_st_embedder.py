@@ -41,8 +41,8 @@ def _offline(monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer BERT over the corpus characters, saved as a sentence-transformers folder."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from tiny_bert import tiny_bert
+    from transformers import BertModel
 
     try:
         from sentence_transformers import SentenceTransformer
@@ -55,28 +55,11 @@ def tiny_model(tmp_path_factory) -> Path:
     bert_dir = root / "bert"
     bert_dir.mkdir()
     text = CORPUS_FILE.read_text(encoding="utf-8")[:3000]
-    chars = sorted({c for c in text if not c.isspace()})
     # plus ASCII letters (whole-word and "##" pieces) so that "query: " and "passage: "
     # tokenise differently; with only [UNK] for them the two prompts would look the same
     letters = "abcdefghijklmnopqrstuvwxyz"
-    ascii_tokens = [c for c in letters + ":" if c not in chars] + ["##" + c for c in letters]
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *ascii_tokens]
-    (bert_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    # from_pretrained reads vocab.txt in transformers 4 and 5 alike (in 5 the constructor's
-    # vocab_file= keyword is silently ignored, leaving a 5-token vocabulary)
-    tok = BertTokenizerFast.from_pretrained(str(bert_dir))
-    assert len(tok) == len(vocab)
-    tok.save_pretrained(bert_dir)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(bert_dir)
+    ascii_tokens = [*letters, ":", *("##" + c for c in letters)]
+    tiny_bert(bert_dir, text, BertModel, ascii_tokens, positions=128)
 
     transformer = Transformer(str(bert_dir), max_seq_length=64)
     pooling = Pooling(32, "mean")

@@ -10,11 +10,6 @@ from eval.dataset import DEFAULT_DATASET, load_questions
 from eval.retrieval import KS, evaluate_retrieval
 
 
-def load_originals(store) -> dict[str, str]:
-    """The original text of each source, as the index keeps it."""
-    return dict(store.originals)
-
-
 def run_retrieval(
     dataset: str | Path | None, index_dir: Path, out: Path | None, *, progress: bool = True
 ) -> dict:
@@ -30,7 +25,7 @@ def run_retrieval(
         total=sum(1 for q in questions if q.answerable), desc="retrieval eval", disable=not progress
     )
     result = evaluate_retrieval(
-        questions, lambda q, k: retriever.search(q, k), load_originals(store), progress=bar.update
+        questions, lambda q, k: retriever.search(q, k), store.originals, progress=bar.update
     )
     bar.close()
     if out is not None:
@@ -67,7 +62,7 @@ def run_answers(
 
     questions = load_questions(dataset or DEFAULT_DATASET)
     pipe = Pipeline.load(index_dir, reader=reader)
-    originals = load_originals(pipe.store)
+    originals = pipe.store.originals
     rows, preds, latencies = [], [], []
     for q in tqdm(questions, desc="eval", unit="q", disable=not progress):
         ans = pipe.ask(q.question).to_json()

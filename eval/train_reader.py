@@ -328,7 +328,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         hide_answer=True,
     )
     per_neg = per_neg + per_neg_same
-    neg_fold = {ex.qid: None for ex in negatives}
 
     rng = np.random.default_rng(7)
     fold_of = rng.permutation(len(dev_ex)) % args.folds
@@ -384,7 +383,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 oof_em.append(em)
                 oof_f1.append(f1(pred, ex.answers))
                 oof_type.append(types.get(ex.qid, "?"))
-    del neg_fold
     from sklearn.linear_model import LogisticRegression
 
     cx, cy, real = np.stack(conf_x), np.array(conf_y), np.array(real)

@@ -299,7 +299,7 @@ def _noun_phrases(text: str, add) -> None:
         first = text.index("、", m.start())
         for s0 in range(m.start(), first - 1):
             if s0 in starts:
-                add(s0, m.end(), _kind(m.group(), ["n"], text, s0), tokens=3)
+                add(s0, m.end(), _kind(m.group(), ["n"]), tokens=3)
 
     # names of bodies and places by their last word, whatever jieba made of the words
     # before it: "天津觉悟社纪念馆", "中新天津生态城", "朝阳里社区"
@@ -340,10 +340,10 @@ def _noun_phrases(text: str, add) -> None:
             if len(phrase) < 2 or len(phrase) > 30:
                 continue
             tags = [t for _, _, t in run[a:b]]
-            add(s, e, _kind(phrase, tags, text, s), tokens=b - a)
+            add(s, e, _kind(phrase, tags), tokens=b - a)
 
 
-def _kind(phrase: str, tags: list[str], text: str, start: int) -> str:
+def _kind(phrase: str, tags: list[str]) -> str:
     if any(phrase.endswith(w) for w in _NOT_NAMES):
         return "noun"
     if len(tags) == 1 and tags[0] in ("nr", "nrfg", "nrt") and 2 <= len(phrase) <= 4:

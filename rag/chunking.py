@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from rag.types import Article, Chunk
 
@@ -30,6 +31,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     if text[start:].strip():
         spans.append((start, len(text)))
     return spans
+
+
+@lru_cache(maxsize=4096)
+def article_sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """:func:`sentence_spans` of an article's text, computed once per text (the readers and
+    the evidence step ask for the same articles over and over). Keyed by the text itself, so
+    an article changed by an index update is never served stale spans."""
+    return tuple(sentence_spans(text))
 
 
 def _split_long(text: str, start: int, end: int, size: int) -> Iterable[tuple[int, int]]:

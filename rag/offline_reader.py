@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.candidates import Candidate, _tagger, extract, unit_class_of, words
-from rag.chunking import sentence_spans
+from rag.chunking import article_sentences
 from rag.question import QuestionAnalysis, analyse
 from rag.reader import Reading, SpanGuess
 from rag.types import Article, Passage
@@ -71,6 +70,7 @@ FEATURES: tuple[str, ...] = (
     "clean_right",
     "starts_with_verb",
 )
+_AT = {f: i for i, f in enumerate(FEATURES)}  # feature name -> column
 CONF_FEATURES = (
     "prob",
     "margin",
@@ -94,7 +94,6 @@ _STOP = set(
 _TRIM_LEFT = re.compile(r"(是|为|的|叫|在|有|了|由|达|共|约|到|给|把|被|向|和|与)+$")
 _TRIM_RIGHT = re.compile(r"^(的|是|了|个|名|位|家|项|年|天)+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_sentence_cache_lock = threading.Lock()
 
 
 def _bigrams(s: str) -> set[str]:
@@ -183,20 +182,6 @@ class CandidateRow:
     x: np.ndarray
 
 
-_SENT_CACHE: dict[str, list[tuple[int, int]]] = {}
-
-
-def _article_sentences(article: Article) -> list[tuple[int, int]]:
-    spans = _SENT_CACHE.get(article.id)
-    if spans is None:
-        spans = sentence_spans(article.text)
-        with _sentence_cache_lock:
-            if len(_SENT_CACHE) > 20_000:
-                _SENT_CACHE.clear()
-            _SENT_CACHE[article.id] = spans
-    return spans
-
-
 def _cover(qt: QuestionTerms, text: str) -> float:
     return sum(w for t, w in qt.terms if t in text) / qt.weight
 
@@ -214,7 +199,7 @@ def select_sentences(
             continue
         c0 = p.chunk.text_start
         c1 = c0 + len(p.chunk.text)
-        for s, e in _article_sentences(a):
+        for s, e in article_sentences(a.text):
             if e <= c0 or s >= c1 or (a.id, s) in seen:
                 continue
             seen.add((a.id, s))
@@ -271,7 +256,7 @@ def featurise(qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6) -> 
     counts: dict[str, int] = {}
     for _, c in found:
         counts[c.text] = counts.get(c.text, 0) + 1
-    index = {f: i for i, f in enumerate(FEATURES)}
+    index = _AT
     rows: list[CandidateRow] = []
     term_hits: dict[int, list[tuple[int, int, str, float]]] = {}
     for sent, c in found:
@@ -406,7 +391,7 @@ def confidence_features(
     order = np.sort(probs)[::-1]
     r = rows[best]
     x = r.x
-    at = {f: i for i, f in enumerate(FEATURES)}
+    at = _AT
     type_fit = max(x[at[f"{q}*{k}"]] for q, k in _FITS)
     text = r.article.text
     window = text[max(0, r.start - 120) : r.end + 120]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.chunking import sentence_spans
+from rag.chunking import article_sentences
 from rag.reader import Reader, Reading, SpanGuess, make_reader
 from rag.types import Answer, Article, Citation, Evidence, Passage
 
@@ -78,7 +78,7 @@ class Pipeline:
             "read": (t2 - t1) * 1000,
             "total": (time.perf_counter() - t0) * 1000,
         }
-        return Answer(**{**answer.__dict__, "timings_ms": timings})
+        return replace(answer, timings_ms=timings)
 
     def compose(
         self, question: str, passages: list[Passage], reading: Reading, top_k: int
@@ -114,7 +114,7 @@ class Pipeline:
     def evidence(self, article: Article, guess: SpanGuess, original: str) -> Evidence:
         """The sentence around the span, quoted from the original file with exact offsets."""
         s, e = guess.start, guess.end
-        sent = next(((a, b) for a, b in sentence_spans(article.text) if a <= s < b), (s, e))
+        sent = next(((a, b) for a, b in article_sentences(article.text) if a <= s < b), (s, e))
         a, b = sent[0], max(sent[1], e)
         limit = self.settings.evidence_max
         if b - a > limit:  # keep whole clauses around the answer

@@ -53,7 +53,6 @@ import numpy as np  # noqa: E402
 
 from eval.dataset import DEFAULT_DATASET, Question, load_questions  # noqa: E402
 from eval.retrieval import evaluate_retrieval  # noqa: E402
-from eval.runner import load_originals  # noqa: E402
 from index.hybrid import HybridRetriever  # noqa: E402
 from index.store import IndexStore  # noqa: E402
 from rag.types import Passage  # noqa: E402
@@ -551,7 +550,7 @@ def run(args: argparse.Namespace, work: Path, timed: Sequence[str]) -> int:
     load_s = time.perf_counter() - t0
     ours = HybridRetriever(store)
     ours_lat = time_search(ours.search, timed, repeat=args.repeat)
-    originals = load_originals(store)
+    originals = store.originals
     ours_q = split_metrics(questions, ours.search, originals)
     parts = {w: component_search(ours, w) for w in ("sparse", "dense")}
     parts_lat = {w: time_search(f, timed, repeat=args.repeat) for w, f in parts.items()}

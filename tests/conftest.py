@@ -34,3 +34,15 @@ def offline_index(tmp_path_factory, corpus_dir) -> Path:
     folder = tmp_path_factory.mktemp("offline-index")
     build_index(corpus_dir, folder, embedder="offline")
     return folder
+
+
+@pytest.fixture()
+def empty_caches(tmp_path, monkeypatch) -> Path:
+    """Model caches that hold nothing: a lookup must find only what the test puts there."""
+    home = tmp_path / "hf_home"
+    home.mkdir()
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("SENTENCE_TRANSFORMERS_HOME", str(tmp_path / "st_home"))
+    return home

@@ -52,3 +52,11 @@ def test_chunks_stay_inside_their_article_with_exact_offsets(sample_corpus, size
             if len(c.text) > size:
                 assert "。" not in c.text[:-1]  # only a single over-long sentence may exceed
         assert all(i in covered for i, ch in enumerate(art.text) if not ch.isspace())
+
+
+def test_article_sentences_follow_the_text_not_a_stale_cache():
+    from rag.chunking import article_sentences, sentence_spans
+
+    before, after = "第一句。第二句。", "改过的第一句。第二句。"
+    assert list(article_sentences(before)) == sentence_spans(before)
+    assert list(article_sentences(after)) == sentence_spans(after) != sentence_spans(before)

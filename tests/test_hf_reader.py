@@ -183,17 +183,6 @@ def test_trim():
     assert _trim("，。", 0, 2) == (2, 2)
 
 
-@pytest.fixture()
-def empty_caches(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "hf_home"
-    home.mkdir()
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
-    monkeypatch.setenv("SENTENCE_TRANSFORMERS_HOME", str(tmp_path / "st_home"))
-    return home
-
-
 def test_resolve_local_qa_model(tiny_qa, empty_caches):
     assert resolve_local_qa_model(str(tiny_qa)) == str(tiny_qa)
     t0 = time.perf_counter()

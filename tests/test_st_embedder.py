@@ -143,17 +143,6 @@ def test_missing_sentence_transformers_message(monkeypatch, tiny_model):
         e.embed_query("测试")
 
 
-@pytest.fixture()
-def empty_caches(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "hf_home"
-    home.mkdir()
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
-    monkeypatch.setenv("SENTENCE_TRANSFORMERS_HOME", str(tmp_path / "st_home"))
-    return home
-
-
 def test_resolve_local_model(tiny_model, empty_caches):
     assert resolve_local_model(str(tiny_model)) == str(tiny_model)
     t0 = time.perf_counter()

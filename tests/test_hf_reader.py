@@ -231,3 +231,14 @@ def test_missing_transformers_message(monkeypatch, tiny_qa):
     r = TransformersReader(str(tiny_qa))
     with pytest.raises(ImportError, match=r"pip install -e '\.\[models\]'"):
         r.warm_up()
+
+
+def test_auto_falls_back_to_the_offline_reader_fast(empty_caches):
+    """No model on disk and no network: `auto` decides from the file system, under 2 s."""
+    from rag.offline_reader import OfflineReader
+    from rag.reader import make_reader
+
+    t0 = time.perf_counter()
+    reader = make_reader("auto")
+    assert isinstance(reader, OfflineReader) and reader.offline
+    assert time.perf_counter() - t0 < 2.0

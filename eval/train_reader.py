@@ -371,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             best, probs = _top(rows, coef, b)
             pred = rows[best].text if best is not None else None
             conf_x.append(
-                confidence_features(qt, probs, rows, best)
+                confidence_features(qt, probs, rows[best])
                 if best is not None
                 else np.zeros(len(CONF_FEATURES), dtype=np.float32)
             )

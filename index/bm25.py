@@ -63,12 +63,17 @@ class BM25:
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
         """BM25 score of every document (a repeated query term counts once per occurrence)."""
-        ids = [self.vocab[t] for t in query if t in self.vocab]
-        if not ids or self.n_docs == 0:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        q = np.bincount(ids, minlength=len(self.vocab)).astype(np.float32)
-        nz = np.nonzero(q)[0]
-        return np.asarray(self.weights[nz].T @ q[nz]).ravel()
+        counts: dict[int, int] = {}
+        for t in query:
+            j = self.vocab.get(t)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        w = self.weights
+        for j, c in sorted(counts.items()):  # a question has a few terms: add their rows
+            a, b = w.indptr[j], w.indptr[j + 1]
+            out[w.indices[a:b]] += c * w.data[a:b]
+        return out
 
     def search(self, query: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Indices and scores of the top ``k`` documents with a positive score."""

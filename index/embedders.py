@@ -42,7 +42,9 @@ class Embedder(Protocol):
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def embed_query(self, text: str) -> np.ndarray: ...
+    def embed_query(self, text: str, tokens: Sequence[str] | None = None) -> np.ndarray:
+        """``tokens``: the index tokenizer's tokens of ``text``, when the caller has them."""
+        ...
 
     def save(self, folder: Path) -> None: ...
 
@@ -166,8 +168,20 @@ class OfflineEmbedder:
     ) -> np.ndarray:
         return self._embed(texts, tokens)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._embed([text])[0]
+    def embed_query(self, text: str, tokens: Sequence[str] | None = None) -> np.ndarray:
+        """One question: a dense sum over its few known features (no sparse matrix to build)."""
+        if self.components is None:
+            raise RuntimeError("OfflineEmbedder used before fit() or load()")
+        counts: dict[int, int] = {}
+        for f in self._features(text, tokens):
+            j = self.vocab.get(f)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.zeros(self.components.shape[1], dtype=np.float32)
+        cols = np.fromiter(counts, np.int64, len(counts))
+        tf = 1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))
+        return _normalise(((tf * self.idf[cols]) @ self.components[cols])[None, :])[0]
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -45,9 +45,10 @@ class HybridRetriever:
     def search(self, question: str, k: int = 5) -> list[Passage]:
         s = self.settings
         depth = max(s.depth, k)
-        q = self.store.embedder.embed_query(question)
+        tokens = self.store.tokenizer.tokens(question)  # segmented once, for both retrievers
+        q = self.store.embedder.embed_query(question, tokens=tokens)
         d_ids, _ = self.store.vstore.search(q, depth)
-        s_ids, s_scores = self.sparse(question, depth)
+        s_ids, s_scores = self.store.bm25.search(self.store.tokenizer.for_query(tokens), depth)
         d_rank = {int(i): r for r, i in enumerate(d_ids)}
         s_rank = {int(i): r for r, i in enumerate(s_ids)}
         fused: dict[int, float] = {}

@@ -283,7 +283,8 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._encode(texts, self.passage_prompt, show_progress=len(texts) > 1000)
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str, tokens: Sequence[str] | None = None) -> np.ndarray:
+        # the model has its own tokenizer: the index's tokens are not used
         return self._encode([text], self.query_prompt, show_progress=False)[0]
 
     def save(self, folder: Path) -> None:

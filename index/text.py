@@ -176,7 +176,12 @@ class SearchTokenizer:
 
     def query_tokens(self, text: str) -> list[str]:
         """Tokens of a question: content words, with single characters kept only if Chinese."""
-        return [w for w in self.tokens(text) if len(w) > 1 or is_cjk(w)]
+        return self.for_query(self.tokens(text))
+
+    @staticmethod
+    def for_query(tokens: Iterable[str]) -> list[str]:
+        """:meth:`query_tokens` of tokens already made by :meth:`tokens`."""
+        return [w for w in tokens if len(w) > 1 or is_cjk(w)]
 
 
 _POOL_TOKENIZER: SearchTokenizer | None = None

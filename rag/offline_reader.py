@@ -17,6 +17,7 @@ small model turns the winner's features into a calibrated probability of being r
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -96,9 +97,13 @@ _TRIM_RIGHT = re.compile(r"^(的|是|了|个|名|位|家|项|年|天)+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def _flat(s: str) -> str:
+    """``s`` without spaces, tabs and newlines (a PDF line break is not a word break)."""
+    return "".join(s.split()) if " " in s or "\n" in s or "\t" in s else s
+
+
 def _bigrams(s: str) -> set[str]:
-    if " " in s or "\n" in s or "\t" in s:
-        s = "".join(s.split())
+    s = _flat(s)
     return {s[i : i + 2] for i in range(len(s) - 1)}
 
 
@@ -186,6 +191,13 @@ def _cover(qt: QuestionTerms, text: str) -> float:
     return sum(w for t, w in qt.terms if t in text) / qt.weight
 
 
+@lru_cache(maxsize=4096)
+def _sentence_index(text: str) -> tuple[tuple[tuple[int, int], ...], list[int]]:
+    """An article's sentence spans and their ends (sorted), to find a chunk's by bisection."""
+    spans = article_sentences(text)
+    return spans, [e for _, e in spans]
+
+
 def select_sentences(
     qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6
 ) -> list[_Sentence]:
@@ -199,8 +211,11 @@ def select_sentences(
             continue
         c0 = p.chunk.text_start
         c1 = c0 + len(p.chunk.text)
-        for s, e in article_sentences(a.text):
-            if e <= c0 or s >= c1 or (a.id, s) in seen:
+        spans, ends = _sentence_index(a.text)
+        for s, e in spans[bisect.bisect_right(ends, c0) :]:  # from the first ending after c0
+            if s >= c1:
+                break
+            if (a.id, s) in seen:
                 continue
             seen.add((a.id, s))
             if e - s > 400:  # PDF run-ons: read the part inside the chunk
@@ -208,7 +223,7 @@ def select_sentences(
             text = a.text[s:e]
             sent = _Sentence(pi, a, s, e, text)
             sent.cover = _cover(qt, text)
-            sent.cover_bigrams = len(qt.bigrams & _bigrams(text)) / nb
+            sent.cover_bigrams = sum(map(_flat(text).__contains__, qt.bigrams)) / nb
             out.append(sent)
     out.sort(key=lambda x: -(x.cover + x.cover_bigrams + 0.15 / (1 + x.passage)))
     for r, sent in enumerate(out):
@@ -216,22 +231,16 @@ def select_sentences(
     return out[:keep]
 
 
-def _align(qb: set[str], s_side: str) -> float:
-    return len(qb & _bigrams(s_side)) / len(qb) if qb else 0.0
+def _adjacent(test, pieces: list[str]) -> float:
+    """How many (up to 4) characters of the question's side the text's side repeats, over 4.
 
-
-def _common_suffix(a: str, b: str) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
-        n += 1
-    return n
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
+    ``pieces`` are the side's last (or first) 4, 3, 2, 1 characters; ``test`` is the text
+    side's ``endswith`` (or ``startswith``).
+    """
+    for p in pieces:
+        if test(p):
+            return len(p) / 4
+    return 0.0
 
 
 _TITLE_BEFORE = re.compile(
@@ -240,93 +249,227 @@ _TITLE_BEFORE = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What a candidate's features need from its sentence alone, worked out once per sentence.
+
+    Everything here depends on the sentence text and the span, never on the question, so a
+    sentence retrieved again for another question costs nothing but the question's part.
+    """
+
+    cand: Candidate
+    static: np.ndarray  # the question-free columns of the feature vector
+    kind: int  # index into KINDS
+    bigrams: frozenset[str]  # of the candidate text
+    before: str  # up to 10 characters each side, as written
+    after: str
+    before_flat: str  # the same without whitespace (what bigram alignment reads)
+    after_flat: str
+    before_trim: str  # without the function words next to the span
+    after_trim: str
+    before_open: str  # without opening quotes / closing quotes next to the span
+    after_close: str
+    unit_class: str | None
+    trimmable: bool  # a name or noun phrase long enough to lose a head or tail
+
+
+_STATIC = tuple(
+    _AT[f]
+    for f in (
+        "number_without_unit",
+        "length",
+        "tokens",
+        "quoted",
+        "after_title_word",
+        "first_in_sentence",
+        "clean_left",
+        "clean_right",
+        "starts_with_verb",
+    )
+)
+_KIND_AT = {k: i for i, k in enumerate(KINDS)}
+
+
+def _read(text: str, c: Candidate) -> _Read:
+    before = text[max(0, c.start - 10) : c.start]
+    after = text[c.end : c.end + 10]
+    static = np.zeros(len(FEATURES), dtype=np.float32)
+    static[list(_STATIC)] = (
+        float(c.kind == "number" and c.unit is None),
+        min(len(c.text), 30) / 10,
+        min(c.tokens, 6) / 3,
+        float(c.quoted),
+        float(bool(_TITLE_BEFORE.search(before))),
+        float(c.start <= 1),
+        float(not before or bool(_BOUNDARY.match(before[-1]))),
+        float(not after or bool(_BOUNDARY.match(after[0]))),
+        float(_starts_with_verb(c.text)),
+    )
+    return _Read(
+        c,
+        static,
+        _KIND_AT[c.kind],
+        frozenset(_bigrams(c.text)),
+        before,
+        after,
+        _flat(before),
+        _flat(after),
+        _TRIM_LEFT.sub("", before),
+        _TRIM_RIGHT.sub("", after),
+        before.rstrip("“《「‘"),
+        after.lstrip("”》」’"),
+        unit_class_of(c.unit) if c.kind == "number" else None,
+        c.kind in _TRIMMABLE and len(c.text) >= 4,
+    )
+
+
+_trimmed_read = lru_cache(maxsize=16_384)(_read)  # a trimmed span recurs with similar questions
+
+
+@lru_cache(maxsize=8192)
+def _sentence_reads(text: str) -> tuple[_Read, ...]:
+    """The candidates of a sentence, each with its question-free part; one pass per sentence."""
+    return tuple(_read(text, c) for c in extract(text))
+
+
+@dataclass(frozen=True)
+class Featurised:
+    """The candidates of one question: feature matrix ``x`` (one row each, FEATURES order)."""
+
+    found: list[tuple[_Sentence, _Read]]
+    x: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def row(self, k: int) -> CandidateRow:
+        sent, r = self.found[k]
+        c = r.cand
+        return CandidateRow(
+            sent.passage,
+            sent.article,
+            sent.start + c.start,
+            sent.start + c.end,
+            c.text,
+            c.kind,
+            self.x[k],
+        )
+
+
 def featurise(qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6) -> list[CandidateRow]:
     """Every candidate of the best sentences with its feature vector."""
+    f = featurise_matrix(qt, passages, keep)
+    return [f.row(k) for k in range(len(f))]
+
+
+def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6) -> Featurised:
+    """The candidates and their features as one matrix; rows are made only when asked for.
+
+    The question-free columns come from the sentence cache; what depends on the question is
+    computed here, per sentence where it can be (where the question's words stand), per
+    candidate where it must.
+    """
     qa = qt.analysis
     sentences = select_sentences(qt, passages, keep)
     left = _TRIM_LEFT.sub("", qa.left)[-8:]
     right = _TRIM_RIGHT.sub("", qa.right)[:8]
-    qbig = _bigrams(qa.text)
-    left_bigrams, right_bigrams = _bigrams(left), _bigrams(right)
-    found: list[tuple[_Sentence, Candidate]] = []
+    qtext = qa.text
+    qbig = _bigrams(qtext)
+    left_bigrams, right_bigrams = tuple(_bigrams(left)), tuple(_bigrams(right))
+    left_ends = [left[-k:] for k in range(min(len(left), 4), 0, -1)]
+    right_starts = [right[:k] for k in range(min(len(right), 4), 0, -1)]
+    found: list[tuple[_Sentence, _Read]] = []
     for sent in sentences:
-        for c in _extract_cached(sent.text):
-            found.append((sent, c))
-            found.extend((sent, t) for t in _trimmed(c, qa.text))
+        for r in _sentence_reads(sent.text):
+            found.append((sent, r))
+            if r.trimmable:
+                found.extend((sent, _trimmed_read(sent.text, t)) for t in _trimmed(r.cand, qtext))
+    if not found:
+        return Featurised([], np.zeros((0, len(FEATURES)), dtype=np.float32))
     counts: dict[str, int] = {}
-    for _, c in found:
-        counts[c.text] = counts.get(c.text, 0) + 1
-    index = _AT
-    rows: list[CandidateRow] = []
-    term_hits: dict[int, list[tuple[int, int, str, float]]] = {}
-    for sent, c in found:
-        x = np.zeros(len(FEATURES), dtype=np.float32)
-        kind = c.kind
-        x[index[f"{qa.answer_type}*{kind}"]] = 1.0
-        if kind == "number":
-            if c.unit is None:
-                x[index["number_without_unit"]] = 1.0
+    for _, r in found:
+        counts[r.cand.text] = counts.get(r.cand.text, 0) + 1
+    at = _AT
+    x = np.stack([r.static for _, r in found])
+    n = len(found)
+    type_base = at[f"{qa.answer_type}*{KINDS[0]}"]
+    x[np.arange(n), type_base + np.fromiter((r.kind for _, r in found), np.int64, n)] = 1.0
+    # per sentence: how much of the question it holds, its rank, where the question's words are
+    starts = np.fromiter((r.cand.start for _, r in found), np.int64, n)
+    ends = np.fromiter((r.cand.end for _, r in found), np.int64, n)
+    near = np.zeros(n, dtype=np.float64)
+    dist = np.full(n, 60, dtype=np.int64)
+    i = 0
+    while i < n:
+        sent = found[i][0]
+        j = i
+        while j < n and found[j][0] is sent:
+            j += 1
+        x[i:j, at["sent_cover"]] = sent.cover
+        x[i:j, at["sent_cover_bigrams"]] = sent.cover_bigrams
+        x[i:j, at["sent_rank"]] = 1.0 / (1 + sent.rank)
+        x[i:j, at["passage_rank"]] = 1.0 / (1 + sent.passage)
+        hits = [
+            (p, p + len(t), k)
+            for k, (t, _) in enumerate(qt.terms)
+            for p in _positions(sent.text, t)
+        ]
+        if hits:
+            hs = np.array([h[0] for h in hits])
+            he = np.array([h[1] for h in hits])
+            cs, ce = starts[i:j, None], ends[i:j, None]
+            inside = (hs >= cs - 20) & (he <= ce + 20)  # (candidates, hits)
+            which = np.zeros((len(hits), len(qt.terms)), dtype=bool)
+            which[np.arange(len(hits)), [h[2] for h in hits]] = True
+            held = (inside.astype(np.int64) @ which) > 0  # (candidates, terms)
+            near[i:j] = held @ np.array([w for _, w in qt.terms])
+            gap = np.where(he <= cs, cs - he, np.where(hs >= ce, hs - ce, 0))
+            dist[i:j] = np.minimum(gap.min(axis=1), 60)
+        i = j
+    x[:, at["near_cover"]] = near / qt.weight
+    x[:, at["distance"]] = np.minimum(dist, 60) / 60
+    # per candidate: what only a string comparison can tell (filled column by column)
+    reads = [r for _, r in found]
+    texts = [r.cand.text for r in reads]
+    in_q = [t in qtext for t in texts]
+    col = {
+        "in_question": [
+            len(r.bigrams & qbig) / len(r.bigrams) if r.bigrams else float(q)
+            for r, q in zip(reads, in_q)
+        ],
+        "all_in_question": in_q,
+        "left_adjacent": [_adjacent(r.before_trim.endswith, left_ends) for r in reads],
+        "right_adjacent": [_adjacent(r.after_trim.startswith, right_starts) for r in reads],
+        "redundancy": [math.log1p(counts[t] - 1) for t in texts],
+        "in_title": [t in sent.article.title for (sent, _), t in zip(found, texts)],
+    }
+    if left_bigrams:
+        col["left_align"] = [
+            sum(map(r.before_flat.__contains__, left_bigrams)) / len(left_bigrams) for r in reads
+        ]
+    if right_bigrams:
+        col["right_align"] = [
+            sum(map(r.after_flat.__contains__, right_bigrams)) / len(right_bigrams) for r in reads
+        ]
+    if qt.wh_noun:
+        col["wh_noun_suffix"] = [t.endswith(qt.wh_noun) for t in texts]
+        col["wh_noun_last_char"] = [t[-1] == qt.wh_noun[-1] for t in texts]
+    if qt.head:
+        col["head_follows"] = [r.after_close.startswith(qt.head) for r in reads]
+        col["head_precedes"] = [r.before_open.endswith(qt.head) for r in reads]
+    for name, values in col.items():
+        x[:, at[name]] = values
+    if qa.unit or qa.unit_class:
+        for k, r in enumerate(reads):
+            c = r.cand
+            if c.kind != "number":
+                continue
             if qa.unit and c.unit and (c.unit.endswith(qa.unit) or qa.unit.endswith(c.unit)):
-                x[index["unit_match"]] = 1.0
-            cu = unit_class_of(c.unit)
-            if qa.unit_class and cu:
-                x[index["unit_class_match" if cu == qa.unit_class else "unit_class_mismatch"]] = 1.0
-        x[index["sent_cover"]] = sent.cover
-        x[index["sent_cover_bigrams"]] = sent.cover_bigrams
-        x[index["sent_rank"]] = 1.0 / (1 + sent.rank)
-        x[index["passage_rank"]] = 1.0 / (1 + sent.passage)
-        cb = _bigrams(c.text)
-        x[index["in_question"]] = len(cb & qbig) / len(cb) if cb else float(c.text in qa.text)
-        x[index["all_in_question"]] = float(c.text in qa.text)
-        before = sent.text[max(0, c.start - 10) : c.start]
-        after = sent.text[c.end : c.end + 10]
-        x[index["left_align"]] = _align(left_bigrams, before)
-        x[index["right_align"]] = _align(right_bigrams, after)
-        x[index["left_adjacent"]] = min(_common_suffix(left, _TRIM_LEFT.sub("", before)), 4) / 4
-        x[index["right_adjacent"]] = min(_common_prefix(right, _TRIM_RIGHT.sub("", after)), 4) / 4
-        hits = term_hits.get(id(sent))
-        if hits is None:  # where each question word stands in this sentence, once
-            hits = [(p, p + len(t), t, w) for t, w in qt.terms for p in _positions(sent.text, t)]
-            term_hits[id(sent)] = hits
-        lo, hi = c.start - 20, c.end + 20
-        near = {t: w for s, e, t, w in hits if s >= lo and e <= hi}
-        x[index["near_cover"]] = sum(near.values()) / qt.weight
-        dist = min(
-            (
-                c.start - e if e <= c.start else s - c.end if s >= c.end else 0
-                for s, e, _, _ in hits
-            ),
-            default=60,
-        )
-        x[index["distance"]] = min(dist, 60) / 60
-        x[index["length"]] = min(len(c.text), 30) / 10
-        x[index["tokens"]] = min(c.tokens, 6) / 3
-        x[index["quoted"]] = float(c.quoted)
-        x[index["redundancy"]] = math.log1p(counts[c.text] - 1)
-        x[index["in_title"]] = float(c.text in sent.article.title)
-        x[index["after_title_word"]] = float(bool(_TITLE_BEFORE.search(before)))
-        x[index["first_in_sentence"]] = float(c.start <= 1)
-        x[index["clean_left"]] = float(not before or bool(_BOUNDARY.match(before[-1])))
-        x[index["clean_right"]] = float(not after or bool(_BOUNDARY.match(after[0])))
-        x[index["starts_with_verb"]] = float(_starts_with_verb(c.text))
-        if qt.wh_noun:
-            x[index["wh_noun_suffix"]] = float(c.text.endswith(qt.wh_noun))
-            x[index["wh_noun_last_char"]] = float(c.text[-1] == qt.wh_noun[-1])
-        if qt.head:
-            x[index["head_follows"]] = float(after.lstrip("”》」’").startswith(qt.head))
-            x[index["head_precedes"]] = float(before.rstrip("“《「‘").endswith(qt.head))
-        rows.append(
-            CandidateRow(
-                sent.passage,
-                sent.article,
-                sent.start + c.start,
-                sent.start + c.end,
-                c.text,
-                kind,
-                x,
-            )
-        )
-    return rows
+                x[k, at["unit_match"]] = 1.0
+            if qa.unit_class and r.unit_class:
+                match = r.unit_class == qa.unit_class
+                x[k, at["unit_class_match" if match else "unit_class_mismatch"]] = 1.0
+    return Featurised(found, x)
 
 
 _BOUNDARY = re.compile(
@@ -340,10 +483,7 @@ def _starts_with_verb(text: str) -> bool:
     return bool(ws) and ws[0][2] == "v" and ws[0][1] - ws[0][0] >= 2
 
 
-@lru_cache(maxsize=20_000)
-def _extract_cached(text: str) -> tuple[Candidate, ...]:
-    """Candidates depend on the sentence alone: a sentence read before is not re-read."""
-    return tuple(extract(text))
+_TRIMMABLE = ("organization", "place", "noun")
 
 
 def _trimmed(c: Candidate, question: str) -> list[Candidate]:
@@ -351,7 +491,7 @@ def _trimmed(c: Candidate, question: str) -> list[Candidate]:
 
     "中新天津生态城锦庐园小区" for "锦庐园小区位于哪里": the answer is what is left.
     """
-    if c.kind not in ("organization", "place", "noun") or len(c.text) < 4:
+    if c.kind not in _TRIMMABLE or len(c.text) < 4:
         return []
     out = []
     n = len(c.text)
@@ -378,9 +518,7 @@ def _positions(text: str, term: str) -> list[int]:
     return out
 
 
-def confidence_features(
-    qt: QuestionTerms, probs: np.ndarray, rows: Sequence[CandidateRow], best: int
-) -> np.ndarray:
+def confidence_features(qt: QuestionTerms, probs: np.ndarray, r: CandidateRow) -> np.ndarray:
     """What the calibrator sees about the winning candidate.
 
     Besides the ranker's own margin: how much of the question the winner's sentence, its
@@ -389,7 +527,6 @@ def confidence_features(
     usually finds a passage on the same subject that misses exactly that word).
     """
     order = np.sort(probs)[::-1]
-    r = rows[best]
     x = r.x
     at = _AT
     type_fit = max(x[at[f"{q}*{k}"]] for q, k in _FITS)
@@ -474,26 +611,17 @@ class OfflineReader:
 
     def read(self, question: str, passages: Sequence[Passage]) -> Reading:
         qt = question_terms(question)
-        rows = featurise(qt, passages, self.keep)
-        if not rows:
+        feats = featurise_matrix(qt, passages, self.keep)
+        if not len(feats):
             return Reading((), 0.0, qt.analysis.answer_type, self.threshold)
-        probs = np.asarray(_sigmoid(self.score(rows)), dtype=np.float32)
-        order = np.argsort(-probs, kind="stable")
+        probs = np.asarray(_sigmoid(feats.x @ self.coef + self.intercept), dtype=np.float32)
+        order = np.argsort(-probs, kind="stable")[:20]
+        rows = [feats.row(int(i)) for i in order]
         conf = float(
-            _sigmoid(
-                confidence_features(qt, probs, rows, int(order[0])) @ self.cal_coef
-                + self.cal_intercept
-            )
+            _sigmoid(confidence_features(qt, probs, rows[0]) @ self.cal_coef + self.cal_intercept)
         )
         guesses = tuple(
-            SpanGuess(
-                rows[i].passage,
-                rows[i].start,
-                rows[i].end,
-                rows[i].text,
-                float(probs[i]),
-                rows[i].kind,
-            )
-            for i in order[:20]
+            SpanGuess(r.passage, r.start, r.end, r.text, float(probs[i]), r.kind)
+            for i, r in zip(order, rows)
         )
         return Reading(guesses, conf, qt.analysis.answer_type, self.threshold)

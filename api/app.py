@@ -155,11 +155,12 @@ class RequestObserver:
 
 
 # -- dependencies ----------------------------------------------------------------------
-def get_service(request: Request) -> ServiceState:
+async def get_service(request: Request) -> ServiceState:
     service = getattr(request.app.state, "service", None)
     if service is None:
         raise HTTPException(503, "the service is starting: the index is not loaded yet")
-    service.refresh()
+    if service.refresh_due():  # a look at the disk every 2 s, off the event loop
+        await run_in_threadpool(service.refresh)
     return service
 
 
@@ -273,7 +274,7 @@ def create_app(
         return JSONResponse({"detail": exc.detail}, exc.status)
 
     @app.post("/ask", response_model=AnswerOut, responses=_errors(400, 413, 422))
-    def ask(body: AskRequest, service: Service) -> dict[str, Any]:
+    async def ask(body: AskRequest, service: Service) -> JSONResponse:
         """Answer a question from the corpus, with evidence and citation.
 
         ``answer`` is null when the corpus does not answer it. An empty question, or one
@@ -281,9 +282,16 @@ def create_app(
         """
         question = _question(body.question)
         pipeline = service.pipeline  # this request keeps this index, whatever swaps meanwhile
-        answer = pipeline.ask(question, top_k=body.top_k)
+        if pipeline.reader.offline:
+            # a few milliseconds of pure Python: run it here rather than hand it to a thread
+            # (threads would only take turns on the GIL, and the hand-off costs as much)
+            answer = pipeline.ask(question, top_k=body.top_k)
+        else:  # a model reader takes long enough that the loop must keep serving meanwhile
+            answer = await run_in_threadpool(pipeline.ask, question, top_k=body.top_k)
         service.metrics.count("abstained" if answer.answer is None else "answered")
-        return answer.to_json()
+        # built from the same dataclasses AnswerOut documents (tests check the schema), so
+        # returned as is rather than validated again on every answer
+        return JSONResponse(answer.to_json())
 
     @app.get("/health", response_model=HealthOut)
     def health(service: Service) -> dict[str, Any]:

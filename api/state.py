@@ -122,6 +122,9 @@ class ServiceState:
             self._pipeline = pipeline
         self.metrics.count("reindex")
 
+    def refresh_due(self, every: float = 2.0) -> bool:
+        return time.monotonic() - self._checked >= every
+
     def refresh(self, every: float = 2.0) -> None:
         """Pick up an index rebuilt outside the service (``rag index build``), at most every
         ``every`` seconds; never while the service itself is writing."""

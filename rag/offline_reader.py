@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -271,6 +271,8 @@ class _Read:
     after_close: str
     unit_class: str | None
     trimmable: bool  # a name or noun phrase long enough to lose a head or tail
+    trims: dict[tuple[int, int], _Read] = field(default_factory=dict, compare=False)
+    # ^ its trimmed forms, read when a question first trims it (a question-free result)
 
 
 _STATIC = tuple(
@@ -323,13 +325,32 @@ def _read(text: str, c: Candidate) -> _Read:
     )
 
 
-_trimmed_read = lru_cache(maxsize=16_384)(_read)  # a trimmed span recurs with similar questions
+def _trimmed_read(text: str, r: _Read, t: Candidate) -> _Read:
+    got = r.trims.get((t.start, t.end))
+    if got is None:
+        got = r.trims[(t.start, t.end)] = _read(text, t)
+    return got
+
+
+@dataclass(frozen=True)
+class _SentenceReads:
+    reads: tuple[_Read, ...]
+    static: np.ndarray  # (candidates, FEATURES): their question-free columns
+    spans: np.ndarray  # (candidates, 3): start, end, kind index
+
+
+def _stack(reads: Sequence[_Read]) -> tuple[np.ndarray, np.ndarray]:
+    if not reads:
+        return np.zeros((0, len(FEATURES)), np.float32), np.zeros((0, 3), np.int64)
+    spans = np.array([(r.cand.start, r.cand.end, r.kind) for r in reads], dtype=np.int64)
+    return np.stack([r.static for r in reads]), spans
 
 
 @lru_cache(maxsize=8192)
-def _sentence_reads(text: str) -> tuple[_Read, ...]:
+def _sentence_reads(text: str) -> _SentenceReads:
     """The candidates of a sentence, each with its question-free part; one pass per sentence."""
-    return tuple(_read(text, c) for c in extract(text))
+    reads = tuple(_read(text, c) for c in extract(text))
+    return _SentenceReads(reads, *_stack(reads))
 
 
 @dataclass(frozen=True)
@@ -379,55 +400,50 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     left_ends = [left[-k:] for k in range(min(len(left), 4), 0, -1)]
     right_starts = [right[:k] for k in range(min(len(right), 4), 0, -1)]
     found: list[tuple[_Sentence, _Read]] = []
+    sizes: list[int] = []  # candidates per sentence, in order
+    blocks: list[np.ndarray] = []  # the sentences' cached question-free rows...
+    span_blocks: list[np.ndarray] = []
+    extra: list[_Read] = []  # ...then the trimmed candidates' rows
+    where: list[int] = []  # found[k]'s row in those (negative: -1 - index into extra)
+    offset = 0
     for sent in sentences:
-        for r in _sentence_reads(sent.text):
+        before = len(found)
+        sr = _sentence_reads(sent.text)
+        blocks.append(sr.static)
+        span_blocks.append(sr.spans)
+        for i, r in enumerate(sr.reads):
             found.append((sent, r))
-            if r.trimmable:
-                found.extend((sent, _trimmed_read(sent.text, t)) for t in _trimmed(r.cand, qtext))
+            where.append(offset + i)
+            c = r.cand
+            if r.trimmable and (c.text[-2:] in qtext or c.text[:2] in qtext):
+                for t in _trimmed(c, qtext):
+                    found.append((sent, _trimmed_read(sent.text, r, t)))
+                    where.append(-1 - len(extra))
+                    extra.append(found[-1][1])
+        offset += len(sr.reads)
+        sizes.append(len(found) - before)
     if not found:
         return Featurised([], np.zeros((0, len(FEATURES)), dtype=np.float32))
     counts: dict[str, int] = {}
     for _, r in found:
         counts[r.cand.text] = counts.get(r.cand.text, 0) + 1
     at = _AT
-    x = np.stack([r.static for _, r in found])
     n = len(found)
-    type_base = at[f"{qa.answer_type}*{KINDS[0]}"]
-    x[np.arange(n), type_base + np.fromiter((r.kind for _, r in found), np.int64, n)] = 1.0
-    # per sentence: how much of the question it holds, its rank, where the question's words are
-    starts = np.fromiter((r.cand.start for _, r in found), np.int64, n)
-    ends = np.fromiter((r.cand.end for _, r in found), np.int64, n)
-    near = np.zeros(n, dtype=np.float64)
-    dist = np.full(n, 60, dtype=np.int64)
-    i = 0
-    while i < n:
-        sent = found[i][0]
-        j = i
-        while j < n and found[j][0] is sent:
-            j += 1
-        x[i:j, at["sent_cover"]] = sent.cover
-        x[i:j, at["sent_cover_bigrams"]] = sent.cover_bigrams
-        x[i:j, at["sent_rank"]] = 1.0 / (1 + sent.rank)
-        x[i:j, at["passage_rank"]] = 1.0 / (1 + sent.passage)
-        hits = [
-            (p, p + len(t), k)
-            for k, (t, _) in enumerate(qt.terms)
-            for p in _positions(sent.text, t)
-        ]
-        if hits:
-            hs = np.array([h[0] for h in hits])
-            he = np.array([h[1] for h in hits])
-            cs, ce = starts[i:j, None], ends[i:j, None]
-            inside = (hs >= cs - 20) & (he <= ce + 20)  # (candidates, hits)
-            which = np.zeros((len(hits), len(qt.terms)), dtype=bool)
-            which[np.arange(len(hits)), [h[2] for h in hits]] = True
-            held = (inside.astype(np.int64) @ which) > 0  # (candidates, terms)
-            near[i:j] = held @ np.array([w for _, w in qt.terms])
-            gap = np.where(he <= cs, cs - he, np.where(hs >= ce, hs - ce, 0))
-            dist[i:j] = np.minimum(gap.min(axis=1), 60)
-        i = j
-    x[:, at["near_cover"]] = near / qt.weight
-    x[:, at["distance"]] = np.minimum(dist, 60) / 60
+    rows = np.array(where, dtype=np.int64)
+    rows[rows < 0] = offset - 1 - rows[rows < 0]
+    extra_static, extra_spans = _stack(extra)
+    x = np.concatenate([*blocks, extra_static])[rows]
+    spans = np.concatenate([*span_blocks, extra_spans])[rows]
+    x[np.arange(n), at[f"{qa.answer_type}*{KINDS[0]}"] + spans[:, 2]] = 1.0
+    # per sentence: how much of the question it holds and its rank, copied to its candidates
+    for name, values in (
+        ("sent_cover", [t.cover for t in sentences]),
+        ("sent_cover_bigrams", [t.cover_bigrams for t in sentences]),
+        ("sent_rank", [1.0 / (1 + t.rank) for t in sentences]),
+        ("passage_rank", [1.0 / (1 + t.passage) for t in sentences]),
+    ):
+        x[:, at[name]] = np.repeat(np.asarray(values, dtype=np.float32), sizes)
+    x[:, at["near_cover"]], x[:, at["distance"]] = _nearness(qt, sentences, sizes, spans)
     # per candidate: what only a string comparison can tell (filled column by column)
     reads = [r for _, r in found]
     texts = [r.cand.text for r in reads]
@@ -438,8 +454,18 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
             for r, q in zip(reads, in_q)
         ],
         "all_in_question": in_q,
-        "left_adjacent": [_adjacent(r.before_trim.endswith, left_ends) for r in reads],
-        "right_adjacent": [_adjacent(r.after_trim.startswith, right_starts) for r in reads],
+        "left_adjacent": [
+            _adjacent(r.before_trim.endswith, left_ends)
+            if left_ends and r.before_trim.endswith(left_ends[-1])
+            else 0.0
+            for r in reads
+        ],
+        "right_adjacent": [
+            _adjacent(r.after_trim.startswith, right_starts)
+            if right_starts and r.after_trim.startswith(right_starts[-1])
+            else 0.0
+            for r in reads
+        ],
         "redundancy": [math.log1p(counts[t] - 1) for t in texts],
         "in_title": [t in sent.article.title for (sent, _), t in zip(found, texts)],
     }
@@ -472,6 +498,41 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     return Featurised(found, x)
 
 
+def _nearness(
+    qt: QuestionTerms,
+    sentences: Sequence[_Sentence],
+    sizes: Sequence[int],
+    spans: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``near_cover`` and ``distance`` of every candidate, in one pass over all sentences.
+
+    near_cover: the weight of the question words standing within 20 characters of the
+    candidate (each word once); distance: characters to the nearest question word in the
+    same sentence, capped at 60.
+    """
+    n = len(spans)
+    hits = [
+        (si, p, p + len(t), k)
+        for si, sent in enumerate(sentences)
+        for k, (t, _) in enumerate(qt.terms)
+        for p in _positions(sent.text, t)
+    ]
+    if not hits:
+        return np.zeros(n, dtype=np.float32), np.ones(n, dtype=np.float32)
+    h = np.array(hits, dtype=np.int64)  # (hits, 4): sentence, start, end, term
+    cs, ce = spans[:, 0:1], spans[:, 1:2]
+    same = np.repeat(np.arange(len(sentences)), sizes)[:, None] == h[None, :, 0]
+    hs, he = h[None, :, 1], h[None, :, 2]
+    inside = same & (hs >= cs - 20) & (he <= ce + 20)  # (candidates, hits)
+    which = np.zeros((len(hits), len(qt.terms)), dtype=np.int64)
+    which[np.arange(len(hits)), h[:, 3]] = 1
+    held = (inside.astype(np.int64) @ which) > 0  # (candidates, terms): each word once
+    near = held @ np.array([w for _, w in qt.terms]) / qt.weight
+    gap = np.where(he <= cs, cs - he, np.where(hs >= ce, hs - ce, 0))
+    dist = np.where(same, gap, 60).min(axis=1)
+    return near, np.minimum(dist, 60) / 60
+
+
 _BOUNDARY = re.compile(
     r"[\s，。、；：！？“”《》（）()「」,.;:!?的在和与及是为由到赴从向对将把被等了]"
 )
@@ -493,6 +554,8 @@ def _trimmed(c: Candidate, question: str) -> list[Candidate]:
     """
     if c.kind not in _TRIMMABLE or len(c.text) < 4:
         return []
+    if c.text[-2:] not in question and c.text[:2] not in question:
+        return []  # neither a tail nor a head of two or more characters can be named
     out = []
     n = len(c.text)
     for k in range(2, n - 1):  # the longest tail the question names

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
+
+if TYPE_CHECKING:
+    from index.text import TokenTable
 
 
 class BM25:
@@ -27,35 +31,29 @@ class BM25:
 
     @classmethod
     def from_tokens(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
-        bm = cls(k1, b)
-        bm.index(docs)
-        return bm
+        from index.text import TokenTable
 
-    def index(self, docs: Sequence[Sequence[str]]) -> None:
-        vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        lengths = np.zeros(len(docs), dtype=np.float32)
-        for d, toks in enumerate(docs):
-            lengths[d] = len(toks)
-            counts: dict[int, int] = {}
-            for t in toks:
-                j = vocab.setdefault(t, len(vocab))
-                counts[j] = counts.get(j, 0) + 1
-            for j, c in counts.items():
-                rows.append(j)
-                cols.append(d)
-                vals.append(c)
-        n_docs = len(docs)
-        tf = sparse.csr_matrix((vals, (rows, cols)), shape=(len(vocab), n_docs), dtype=np.float32)
+        return cls.from_table(TokenTable.from_lists(docs), k1, b)
+
+    @classmethod
+    def from_table(cls, table: TokenTable, k1: float = 1.2, b: float = 0.75) -> BM25:
+        """BM25 over the rows of a token table (its vocabulary is the index's)."""
+        bm = cls(k1, b)
+        tf = table.counts().T.tocsr()  # terms x docs
+        n_docs = len(table)
+        lengths = np.diff(table.indptr).astype(np.float32)
         df = np.diff(tf.indptr).astype(np.float32)
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
         avg = float(lengths.mean()) if n_docs else 1.0
-        norm = self.k1 * (1 - self.b + self.b * lengths / max(avg, 1e-9))
-        coo = tf.tocoo()
-        w = coo.data * (self.k1 + 1) / (coo.data + norm[coo.col])
-        w *= idf[coo.row]
-        self.weights = sparse.csr_matrix((w, (coo.row, coo.col)), shape=tf.shape, dtype=np.float32)
-        self.vocab = vocab
+        norm = bm.k1 * (1 - bm.b + bm.b * lengths / max(avg, 1e-9))
+        terms = np.repeat(np.arange(tf.shape[0]), np.diff(tf.indptr))
+        w = tf.data * (bm.k1 + 1) / (tf.data + norm[tf.indices])
+        w *= idf[terms]
+        bm.weights = sparse.csr_matrix(
+            (w.astype(np.float32), tf.indices, tf.indptr), shape=tf.shape
+        )
+        bm.vocab = {t: i for i, t in enumerate(table.vocab)}
+        return bm
 
     @property
     def n_docs(self) -> int:

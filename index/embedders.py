@@ -19,10 +19,13 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from scipy import sparse
+
+if TYPE_CHECKING:
+    from index.text import TokenTable
 
 log = logging.getLogger("index.embedders")
 
@@ -94,46 +97,44 @@ class OfflineEmbedder:
             words = self._tok.tokens(text)
         return list(words)
 
-    def _tfidf(self, features: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-        rows, cols, vals = [], [], []
-        for r, feats in enumerate(features):
-            counts: dict[int, int] = {}
-            for f in feats:
-                j = self.vocab.get(f)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            for j, c in counts.items():
-                rows.append(r)
-                cols.append(j)
-                vals.append(1.0 + np.log(c))
-        m = sparse.csr_matrix(
-            (vals, (rows, cols)), shape=(len(features), len(self.vocab)), dtype=np.float32
+    def _tfidf(self, table: TokenTable) -> sparse.csr_matrix:
+        """TF-IDF rows of a token table (1 + log count, times idf), over the fitted features."""
+        col_of = np.fromiter(
+            (self.vocab.get(t, -1) for t in table.vocab), np.int64, len(table.vocab)
         )
-        m = m.multiply(self.idf).tocsr()
+        m = table.counts(len(self.vocab), col_of)
+        m.data = (1.0 + np.log(m.data)) * self.idf[m.indices]
         return m
+
+    def _table(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None) -> TokenTable:
+        from index.text import TokenTable
+
+        return TokenTable.from_lists(
+            self._features(t, tokens[i] if tokens is not None else None)
+            for i, t in enumerate(texts)
+        )
 
     def fit(
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
     ) -> np.ndarray:
         """Learn from ``texts`` and return their vectors (computed on the way, so not twice)."""
-        features = [
-            self._features(t, tokens[i] if tokens is not None else None)
-            for i, t in enumerate(texts)
-        ]
-        df: dict[str, int] = {}
-        for fs in features:
-            for f in set(fs):
-                df[f] = df.get(f, 0) + 1
+        return self.fit_table(self._table(texts, tokens))
+
+    def fit_table(self, table: TokenTable) -> np.ndarray:
+        """:meth:`fit` on texts already tokenised by the index's tokenizer."""
+        n = len(table)
+        counts = table.counts()
+        df = np.bincount(counts.indices, minlength=len(table.vocab))
         # keep the features that can carry co-occurrence: seen at least twice, most frequent first
-        kept = sorted(
-            (f for f, n in df.items() if n >= max(self.min_df, 2 if len(texts) > 50 else 1)),
-            key=lambda f: -df[f],
-        )
-        feats = sorted(kept[: self.max_features])
-        self.vocab = {f: i for i, f in enumerate(feats)}
-        n = max(1, len(texts))
-        self.idf = np.array([np.log((1 + n) / (1 + df[f])) + 1.0 for f in feats], dtype=np.float32)
-        x = self._tfidf(features)
+        least = max(self.min_df, 2 if n > 50 else 1)
+        frequent = np.flatnonzero(df >= least)
+        frequent = frequent[np.argsort(-df[frequent], kind="stable")][: self.max_features]
+        order = sorted(frequent.tolist(), key=lambda j: table.vocab[j])  # features by name
+        self.vocab = {table.vocab[j]: i for i, j in enumerate(order)}
+        kept = np.array(order, dtype=np.int64)
+        self.idf = (np.log((1 + max(1, n)) / (1 + df[kept])) + 1.0).astype(np.float32)
+        x = counts[:, kept].tocsr()
+        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
         k = max(1, min(self.dim, min(x.shape) - 1))
         if min(x.shape) <= 1:
             self.components = np.eye(len(self.vocab), k, dtype=np.float32)
@@ -155,13 +156,13 @@ class OfflineEmbedder:
     def _embed(
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
     ) -> np.ndarray:
+        return self.embed_table(self._table(texts, tokens))
+
+    def embed_table(self, table: TokenTable) -> np.ndarray:
+        """Vectors of texts already tokenised by the index's tokenizer."""
         if self.components is None:
             raise RuntimeError("OfflineEmbedder used before fit() or load()")
-        features = [
-            self._features(t, tokens[i] if tokens is not None else None)
-            for i, t in enumerate(texts)
-        ]
-        return _normalise(self._tfidf(features) @ self.components)
+        return _normalise(self._tfidf(table) @ self.components)
 
     def embed_passages(
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None

@@ -30,7 +30,7 @@ import numpy as np
 
 from index.bm25 import BM25
 from index.embedders import Embedder, OfflineEmbedder, load_embedder
-from index.text import SearchTokenizer, learn_terms, tokenize_many
+from index.text import SearchTokenizer, TokenTable, learn_terms, tokenize_many
 from index.vector import VectorStore
 from rag.types import Article, Chunk
 
@@ -38,13 +38,15 @@ log = logging.getLogger("index.store")
 
 # 2: the original text of every source is kept (evidence is quoted from it)
 # 3: offsets stored as runs; tokens in their own file, read only when an update needs them
-FORMAT_VERSION = 3
+# 4: tokens as a table of ids into one vocabulary (tokens.npz + tokens.vocab.json)
+FORMAT_VERSION = 4
 _FILES = (
     "sources.jsonl",
     "manifest.json",
     "articles.jsonl",
     "chunks.jsonl",
-    "tokens.jsonl",
+    "tokens.npz",
+    "tokens.vocab.json",
     "vectors.npy",
     "dense.faiss",
     "bm25.npz",
@@ -159,7 +161,7 @@ class IndexStore:
         manifest: dict[str, Any],
         articles: dict[str, Article],
         chunks: list[Chunk],
-        tokens: list[list[str]] | None,
+        tokens: TokenTable | None,
         vectors: np.ndarray,
         vstore: VectorStore,
         bm25: BM25,
@@ -180,12 +182,12 @@ class IndexStore:
         self.originals = originals or {}  # source -> original text as read
 
     @property
-    def tokens(self) -> list[list[str]]:
+    def tokens(self) -> TokenTable:
         """The BM25 tokens of every chunk (kept on disk: only an index update reads them)."""
         if self._tokens is None:
             try:
-                tokens = _read_jsonl(self.folder / "tokens.jsonl")
-            except (OSError, ValueError) as e:
+                tokens = TokenTable.load(self.folder / "tokens.npz")
+            except Exception as e:  # noqa: BLE001 - truncated zip, bad JSON, missing array
                 raise IndexLoadError(
                     f"the index tokens at {self.folder} are unreadable ({e}); "
                     f"{rebuild_hint(self.folder.parent)} --full"
@@ -368,10 +370,10 @@ def write_index(
     # reuse what is unchanged
     articles: list[Article] = []
     chunks: list[Chunk] = []
-    tokens: list[list[str]] = []
-    vectors: list[np.ndarray] = []
     fresh_chunks: list[Chunk] = []
-    fresh_at: list[int] = []
+    fresh_at: list[int] = []  # where each fresh chunk goes among ``chunks``
+    kept_at: list[int] = []  # where each reused chunk goes...
+    kept_from: list[int] = []  # ...and where it was in ``previous``
     by_source_prev: dict[str, list[int]] = {}
     if previous is not None:
         for i, c in enumerate(previous.chunks):
@@ -395,36 +397,42 @@ def write_index(
             assert previous is not None
             articles.extend(a for a in previous.articles.values() if a.source == src)
             for i in by_source_prev.get(src, []):
+                kept_at.append(len(chunks))
+                kept_from.append(i)
                 chunks.append(previous.chunks[i])
-                tokens.append(previous.tokens[i])
-                vectors.append(previous.vectors[i])
         else:
             articles.extend(data.articles)
             for c in data.chunks:
+                fresh_at.append(len(chunks))
                 chunks.append(c)
-                tokens.append([])  # filled below, all fresh chunks at once
-                fresh_at.append(len(chunks) - 1)
                 fresh_chunks.append(c)
 
     fresh_texts = [_index_text(c) for c in fresh_chunks]
     fresh_tokens = tokenize_many(tokenizer, fresh_texts)
-    for i, t in zip(fresh_at, fresh_tokens):
-        tokens[i] = t
+    # every chunk's tokens, in chunk order: reused rows from the previous table, fresh ones new
+    row_of = np.zeros(len(chunks), np.int64)
+    n_prev = 0
+    if previous is not None:
+        n_prev = len(previous.chunks)
+        row_of[kept_at] = kept_from
+        tokens = TokenTable.join([previous.tokens, fresh_tokens])
+    else:
+        tokens = fresh_tokens
+    row_of[fresh_at] = n_prev + np.arange(len(fresh_at))
+    tokens = tokens.take(row_of).compact()
     fitted: np.ndarray | None = None
     if previous is None:
         if progress:
             progress("fit", len(fresh_texts))
         if offline:  # the fit already computes every chunk's vector: keep them
-            fitted = embedder.fit(fresh_texts, tokens=fresh_tokens)
+            fitted = embedder.fit_table(fresh_tokens)
         else:
             embedder.fit(fresh_texts)
     dim = embedder.dim
     matrix = np.zeros((len(chunks), dim), dtype=np.float32)
-    fresh_set = set(fresh_at)
-    it = iter(vectors)
-    for i in range(len(chunks)):
-        if i not in fresh_set:
-            matrix[i] = next(it)
+    if kept_at:
+        assert previous is not None
+        matrix[kept_at] = previous.vectors[kept_from]
     batch = 256
     if fitted is not None:
         matrix[fresh_at] = fitted
@@ -434,7 +442,7 @@ def write_index(
         part = fresh_chunks[s : s + batch]
         texts = fresh_texts[s : s + len(part)]
         if offline:
-            vecs = embedder.embed_passages(texts, tokens=fresh_tokens[s : s + len(part)])
+            vecs = embedder.embed_table(fresh_tokens.take(np.arange(s, s + len(part))))
         else:
             vecs = embedder.embed_passages(texts)
         matrix[fresh_at[s : s + len(part)]] = vecs
@@ -454,11 +462,11 @@ def write_index(
             ),
         )
         _write_jsonl(folder / "chunks.jsonl", map(_row, chunks))
-        _write_jsonl(folder / "tokens.jsonl", tokens)
+        tokens.save(folder / "tokens.npz")
         np.save(folder / "vectors.npy", matrix)
         vstore = VectorStore.build(matrix, hnsw_above=hnsw_above)
         vstore.save(folder / "dense.faiss")
-        BM25.from_tokens(tokens).save(folder / "bm25.npz")
+        BM25.from_table(tokens).save(folder / "bm25.npz")
         (folder / "terms.txt").write_text("\n".join(tokenizer.terms), encoding="utf-8")
         embedder.save(folder)
         fps = {src: (d.fingerprint if d else old_sources[src]) for src, d in sources.items()}

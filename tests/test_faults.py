@@ -270,7 +270,7 @@ def test_the_server_process_exits_at_once_over_a_broken_index(damaged):
 def test_an_update_over_damaged_tokens_rebuilds(tmp_path, corpus_dir, damaged, cut):
     corpus = tmp_path / "corpus"
     shutil.copytree(corpus_dir, corpus)
-    index = damaged(lambda v: cut(v / "tokens.jsonl"))
+    index = damaged(lambda v: cut(v / "tokens.npz"))
     assert Pipeline.load(index, "offline").ask(OTHER_QUESTION).answer == OTHER_ANSWER
     (corpus / FACT_FILE).write_text(FACT, encoding="utf-8")
     build_index(corpus, index, embedder="offline")

@@ -66,11 +66,18 @@ class BM25:
             j = self.vocab.get(t)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
-        out = np.zeros(self.n_docs, dtype=np.float32)
         w = self.weights
-        for j, c in sorted(counts.items()):  # a question has a few terms: add their rows
+        if not counts:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        rows = sorted(counts)
+        postings = sum(int(w.indptr[j + 1] - w.indptr[j]) for j in rows)
+        if postings > 50_000:  # long posting lists: one sparse product in C
+            q = np.array([counts[j] for j in rows], dtype=np.float32)
+            return np.asarray(w[rows].T @ q, dtype=np.float32).ravel()
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        for j in rows:  # a few short rows: adding them beats building a sparse product
             a, b = w.indptr[j], w.indptr[j + 1]
-            out[w.indices[a:b]] += c * w.data[a:b]
+            out[w.indices[a:b]] += counts[j] * w.data[a:b]
         return out
 
     def search(self, query: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +86,7 @@ class BM25:
         if s.size == 0:
             return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
         k = min(k, s.size)
-        top = np.argpartition(-s, k - 1)[:k]
+        top = _top_k(s, k)
         top = top[np.argsort(-s[top], kind="stable")]
         top = top[s[top] > 0]
         return top, s[top]
@@ -113,3 +120,19 @@ class BM25:
                 f"{path.name}: vocabulary and weights disagree ({len(bm.vocab)} vs {bm.weights.shape[0]})"
             )
         return bm
+
+
+def _top_k(s: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest scores, in no order (ties: any of them).
+
+    A full partition of 100,000 scores costs more than the rest of a BM25 search. The k-th
+    largest of every 16th score is a bound that at least k scores reach, so partitioning
+    only the scores above it gives the same top k, at a sixteenth of the work.
+    """
+    if s.size > 16 * 4 * k:
+        sample = s[::16]
+        bound = np.partition(sample, sample.size - k)[sample.size - k]
+        above = np.flatnonzero(s >= bound)  # >= k of them: the sample's top k are among them
+        part = np.argpartition(-s[above], k - 1)[:k]
+        return above[part]
+    return np.argpartition(-s, k - 1)[:k]

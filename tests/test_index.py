@@ -11,10 +11,11 @@ import pytest
 
 from eval.dataset import load_questions
 from eval.retrieval import evaluate_retrieval
-from index.bm25 import BM25
+from index.bm25 import BM25, _top_k
 from index.embedders import OfflineEmbedder
 from index.hybrid import HybridRetriever
-from index.store import FORMAT_VERSION, IndexLoadError, IndexStore
+from index.store import FORMAT_VERSION, IndexLoadError, IndexStore, _index_text
+from index.text import SearchTokenizer, TokenTable, tokenize_many
 from rag.cli import main
 from rag.indexing import build_index
 
@@ -85,6 +86,54 @@ def test_bm25_matches_a_brute_force_computation():
 
     for q in (["天津"], ["港口", "社区"], ["网格", "天津", "不存在"]):
         assert np.allclose(bm.scores(q), [score(q, d) for d in docs], atol=1e-5)
+
+
+def test_bm25_long_posting_lists_score_the_same():
+    """Over 50,000 postings the scores come from one sparse product instead of row adds."""
+    rng = np.random.default_rng(0)
+    words = ["天津", "港口", "社区", "党建", "治理"]
+    docs = [[words[j] for j in rng.integers(0, 5, rng.integers(1, 4))] for _ in range(60_000)]
+    bm = BM25.from_tokens(docs)
+    q = ["天津", "港口", "社区", "党建", "天津"]  # 4 frequent terms: some 84,000 postings
+    rows = sorted({bm.vocab[t] for t in q})
+    assert sum(np.diff(bm.weights.indptr)[rows]) > 50_000
+    one_by_one = sum(bm.scores([t]) for t in q)
+    assert np.allclose(bm.scores(q), one_by_one, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [50, 5_000, 100_000])
+def test_top_k_is_the_k_largest(n):
+    rng = np.random.default_rng(n)
+    for _ in range(10):
+        s = rng.random(n).astype(np.float32) * 10
+        s[rng.random(n) < 0.4] = 0.0  # many ties at zero
+        k = min(60, n)
+        assert np.array_equal(np.sort(s[_top_k(s, k)]), np.sort(s)[-k:])
+
+
+def test_token_table_round_trips_and_rejects_damage(tmp_path):
+    lists = [["天津", "港口", "天津"], [], ["社区", "#天津"]]
+    t = TokenTable.from_lists(lists)
+    assert t.rows() == lists and len(t) == 3 and t.vocab == ["天津", "港口", "社区", "#天津"]
+    joined = TokenTable.join([t, TokenTable.from_lists([["网格", "天津"]])])
+    assert joined.rows() == [*lists, ["网格", "天津"]] and len(joined.vocab) == 5
+    picked = joined.take([3, 0]).compact()
+    assert picked.rows() == [["网格", "天津"], ["天津", "港口", "天津"]]
+    assert sorted(picked.vocab) == sorted(["网格", "天津", "港口"])
+    assert picked.counts().toarray().sum() == 5
+    t.save(tmp_path / "t.npz")
+    assert TokenTable.load(tmp_path / "t.npz").rows() == lists
+    (tmp_path / "t.vocab.json").write_text('["天津"]', encoding="utf-8")  # ids past its end
+    with pytest.raises(ValueError, match="inconsistent"):
+        TokenTable.load(tmp_path / "t.npz")
+
+
+def test_tokenising_on_every_core_gives_the_same_tokens(corpus_dir):
+    text = (corpus_dir / "000_817a80d2d91d6736.txt").read_text(encoding="utf-8")
+    texts = [text[i : i + 80] for i in range(0, 80 * 2400, 80)]  # enough to use the pool
+    tok = SearchTokenizer(terms=["海河净网"])
+    together = tokenize_many(tok, texts, workers=2)
+    assert together.rows() == [tok.tokens(x) for x in texts]
 
 
 def test_offline_embedder_has_semantic_signal(store):
@@ -167,10 +216,16 @@ def test_incremental_add_change_remove(small, corpus_dir):
         + "\n\n## 新增栏目\n\n### 测试新增文章标题\n\n这是一段新增的正文内容，用于检验增量索引是否替换了这个文件的全部分块。\n",
         encoding="utf-8",
     )
+    previous = IndexStore.load(index_dir)
     r = build_index(corpus, index_dir, embedder="offline")
     assert r.changed == ["000_817a80d2d91d6736.txt"]
     store = IndexStore.load(index_dir)
     assert any(a.title == "测试新增文章标题" for a in store.articles.values())
+    # token rows in chunk order: fresh ones tokenised now, reused ones as they were
+    was = {c.id: row for c, row in zip(previous.chunks, previous.tokens.rows())}
+    for c, row in zip(store.chunks, store.tokens.rows()):
+        fresh = c.source == "000_817a80d2d91d6736.txt"
+        assert row == (store.tokenizer.tokens(_index_text(c)) if fresh else was[c.id])
     # remove a file: its chunks are dropped
     (corpus / "002_7d61d7b1c701f164.txt").unlink()
     r = build_index(corpus, index_dir, embedder="offline")

@@ -94,24 +94,24 @@ class BM25:
     def save(self, path: Path) -> None:
         w = self.weights
         terms = list(self.vocab)
-        np.savez(
-            path,
-            data=w.data,
-            indices=w.indices,
-            indptr=w.indptr,
-            shape=np.array(w.shape),
-            k1=self.k1,
-            b=self.b,
-        )
+        np.savez(path, shape=np.array(w.shape), k1=self.k1, b=self.b)
+        for name in ("data", "indices", "indptr"):  # apart, so that loading can map them
+            np.save(_array_path(path, name), np.ascontiguousarray(getattr(w, name)))
         path.with_suffix(".vocab.txt").write_text("\n".join(terms), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> BM25:
+        """Load what :meth:`save` wrote; the weights are memory-mapped (workers share them)."""
         z = np.load(path)
         bm = cls(float(z["k1"]), float(z["b"]))
-        bm.weights = sparse.csr_matrix(
-            (z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"])
+        shape = tuple(int(x) for x in z["shape"])
+        data, indices, indptr = (
+            np.load(_array_path(path, name), mmap_mode="r")
+            for name in ("data", "indices", "indptr")
         )
+        if len(indptr) != shape[0] + 1 or len(data) != len(indices) or indptr[-1] != len(data):
+            raise ValueError(f"{path.name}: the weight arrays disagree with each other")
+        bm.weights = sparse.csr_matrix((data, indices, indptr), shape=shape, copy=False)
         text = path.with_suffix(".vocab.txt").read_text(encoding="utf-8")
         terms = text.split("\n") if text else []
         bm.vocab = {t: i for i, t in enumerate(terms)}
@@ -120,6 +120,10 @@ class BM25:
                 f"{path.name}: vocabulary and weights disagree ({len(bm.vocab)} vs {bm.weights.shape[0]})"
             )
         return bm
+
+
+def _array_path(path: Path, name: str) -> Path:
+    return path.with_name(f"{path.stem}.{name}.npy")
 
 
 def _top_k(s: np.ndarray, k: int) -> np.ndarray:

@@ -186,7 +186,8 @@ class OfflineEmbedder:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "offline_embedder.npz", idf=self.idf, components=self.components)
+        np.savez(folder / "offline_embedder.npz", idf=self.idf)
+        np.save(folder / "offline_components.npy", np.ascontiguousarray(self.components))
         (folder / "offline_vocab.json").write_text(
             json.dumps(list(self.vocab), ensure_ascii=False), encoding="utf-8"
         )
@@ -194,11 +195,15 @@ class OfflineEmbedder:
     @classmethod
     def load(cls, folder: Path) -> OfflineEmbedder:
         data = np.load(folder / "offline_embedder.npz")
+        # memory-mapped: a question reads a few dozen rows; workers share the page cache
+        components = np.load(folder / "offline_components.npy", mmap_mode="r")
         feats = json.loads((folder / "offline_vocab.json").read_text(encoding="utf-8"))
-        e = cls(dim=int(data["components"].shape[1]))
+        e = cls(dim=int(components.shape[1]))
         e.vocab = {f: i for i, f in enumerate(feats)}
         e.idf = data["idf"]
-        e.components = data["components"]
+        e.components = components
+        if len(e.vocab) != len(e.idf) or len(e.idf) != components.shape[0]:
+            raise ValueError("the offline embedder's vocabulary, idf and components disagree")
         return e
 
 

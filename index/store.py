@@ -3,8 +3,13 @@
 Layout of an index folder::
 
     INDEX_DIR/CURRENT          name of the live version (replaced atomically)
-    INDEX_DIR/v-<time>-<pid>/  manifest.json, articles.jsonl, chunks.jsonl, vectors.npy,
-                               dense.faiss, bm25.npz, bm25.vocab.txt, terms.txt, embedder state
+    INDEX_DIR/v-<time>-<pid>/  manifest.json, articles.jsonl, sources.jsonl, chunks.jsonl,
+                               tokens.npz (+ .vocab.json), vectors.npy, dense.faiss, bm25.npz
+                               (+ .data/.indices/.indptr.npy, .vocab.txt), terms.txt,
+                               embedder state
+
+The large arrays (vectors, BM25 weights, the offline embedder's components) are .npy files
+loaded memory-mapped: service workers share one copy in the page cache.
 
 A build writes a new version folder beside the live one and then swaps ``CURRENT`` with
 ``os.replace``; a crash or kill in the middle leaves the previous version live and
@@ -20,7 +25,6 @@ import logging
 import os
 import shutil
 import time
-from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,7 +36,7 @@ from index.bm25 import BM25
 from index.embedders import Embedder, OfflineEmbedder, load_embedder
 from index.text import SearchTokenizer, TokenTable, learn_terms, tokenize_many
 from index.vector import VectorStore
-from rag.types import Article, Chunk
+from rag.types import Article, Chunk, OffsetRuns
 
 log = logging.getLogger("index.store")
 
@@ -50,6 +54,9 @@ _FILES = (
     "vectors.npy",
     "dense.faiss",
     "bm25.npz",
+    "bm25.data.npy",
+    "bm25.indices.npy",
+    "bm25.indptr.npy",
     "terms.txt",
 )
 
@@ -98,24 +105,14 @@ def encode_offsets(offsets: Sequence[int]) -> list[int]:
     Cleaning deletes a character here and there; between deletions the map is a plain shift,
     so a whole article is a few hundred numbers instead of one per character.
     """
-    out: list[int] = []
-    prev = None
-    for i, o in enumerate(offsets):
-        if prev is None or o != prev + 1:
-            out += [i, int(o)]
-        prev = o
-    return out
+    return OffsetRuns.of(offsets).runs()
 
 
-def decode_offsets(runs: Sequence[int], n: int) -> array:
-    """The per-character offsets of :func:`encode_offsets`, as a compact int array."""
-    starts = np.asarray(runs[0::2], dtype=np.int64)
-    shift = np.asarray(runs[1::2], dtype=np.int64) - starts
-    lengths = np.diff(np.append(starts, n))
-    full = np.arange(n, dtype=np.int64) + np.repeat(shift, lengths)
-    out = array("q")
-    out.frombytes(full.tobytes())
-    return out
+def decode_offsets(runs: Sequence[int], n: int) -> OffsetRuns:
+    """The per-character offsets of :func:`encode_offsets` (kept as runs in memory too)."""
+    if n and (len(runs) < 2 or len(runs) % 2 or runs[0] != 0):
+        raise ValueError("offset runs do not start at the first character")
+    return OffsetRuns(runs, n)
 
 
 def _article_from_row(d: dict[str, Any]) -> Article:
@@ -123,6 +120,19 @@ def _article_from_row(d: dict[str, Any]) -> Article:
     d["offsets"] = decode_offsets(d["offsets"], len(d["text"]))
     d["sections"] = tuple((int(p), str(h)) for p, h in d.get("sections", ()))
     return Article(**d)
+
+
+def _load_chunks(path: Path) -> list[Chunk]:
+    """The chunks, with the strings they repeat (article id, title, source, section) shared:
+    a chunk's row names its article's in full, and a 100x corpus has 100,000 chunks."""
+    shared: dict[str, str] = {}
+    out = []
+    for r in _read_jsonl(path):
+        for key in ("article_id", "title", "source", "section"):
+            if isinstance(r.get(key), str):
+                r[key] = shared.setdefault(r[key], r[key])
+        out.append(Chunk(**r))
+    return out
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -266,9 +276,10 @@ class IndexStore:
             articles = {
                 a.id: a for a in map(_article_from_row, _read_jsonl(folder / "articles.jsonl"))
             }
-            chunks = [Chunk(**r) for r in _read_jsonl(folder / "chunks.jsonl")]
+            chunks = _load_chunks(folder / "chunks.jsonl")
             tokens = None  # read when an incremental update needs them
-            vectors = np.load(folder / "vectors.npy")
+            # memory-mapped: the page cache holds them once for every worker process
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r")
             vstore = VectorStore.load(folder / "dense.faiss")
             bm25 = BM25.load(folder / "bm25.npz")
             terms = (folder / "terms.txt").read_text(encoding="utf-8").split("\n")

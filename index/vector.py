@@ -59,6 +59,9 @@ class VectorStore:
     def load(cls, path: Path) -> VectorStore:
         import faiss
 
-        index = faiss.read_index(str(path))
+        # memory-mapped (flat codes, HNSW storage): worker processes share one copy. Safe
+        # because an index version's files are never rewritten in place (builds write a
+        # new version folder)
+        index = faiss.read_index(str(path), getattr(faiss, "IO_FLAG_MMAP_IFC", 0))
         kind = "hnsw" if "HNSW" in type(index).__name__ else "flat"
         return cls(index, kind)

@@ -249,7 +249,7 @@ _TITLE_BEFORE = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Read:
     """What a candidate's features need from its sentence alone, worked out once per sentence.
 
@@ -258,9 +258,8 @@ class _Read:
     """
 
     cand: Candidate
-    static: np.ndarray  # the question-free columns of the feature vector
     kind: int  # index into KINDS
-    bigrams: frozenset[str]  # of the candidate text
+    bigrams: tuple[str, ...]  # of the candidate text, each once
     before: str  # up to 10 characters each side, as written
     after: str
     before_flat: str  # the same without whitespace (what bigram alignment reads)
@@ -271,8 +270,9 @@ class _Read:
     after_close: str
     unit_class: str | None
     trimmable: bool  # a name or noun phrase long enough to lose a head or tail
-    trims: dict[tuple[int, int], _Read] = field(default_factory=dict, compare=False)
-    # ^ its trimmed forms, read when a question first trims it (a question-free result)
+    trims: dict[tuple[int, int], tuple[_Read, np.ndarray]] = field(
+        default_factory=dict, compare=False
+    )  # its trimmed forms and their static rows, read when a question first trims it
 
 
 _STATIC = tuple(
@@ -292,7 +292,8 @@ _STATIC = tuple(
 _KIND_AT = {k: i for i, k in enumerate(KINDS)}
 
 
-def _read(text: str, c: Candidate) -> _Read:
+def _read(text: str, c: Candidate) -> tuple[_Read, np.ndarray]:
+    """The question-free part of a candidate, and the question-free columns of its row."""
     before = text[max(0, c.start - 10) : c.start]
     after = text[c.end : c.end + 10]
     static = np.zeros(len(FEATURES), dtype=np.float32)
@@ -307,11 +308,10 @@ def _read(text: str, c: Candidate) -> _Read:
         float(not after or bool(_BOUNDARY.match(after[0]))),
         float(_starts_with_verb(c.text)),
     )
-    return _Read(
+    read = _Read(
         c,
-        static,
         _KIND_AT[c.kind],
-        frozenset(_bigrams(c.text)),
+        tuple(_bigrams(c.text)),
         before,
         after,
         _flat(before),
@@ -323,9 +323,10 @@ def _read(text: str, c: Candidate) -> _Read:
         unit_class_of(c.unit) if c.kind == "number" else None,
         c.kind in _TRIMMABLE and len(c.text) >= 4,
     )
+    return read, static
 
 
-def _trimmed_read(text: str, r: _Read, t: Candidate) -> _Read:
+def _trimmed_read(text: str, r: _Read, t: Candidate) -> tuple[_Read, np.ndarray]:
     got = r.trims.get((t.start, t.end))
     if got is None:
         got = r.trims[(t.start, t.end)] = _read(text, t)
@@ -339,18 +340,22 @@ class _SentenceReads:
     spans: np.ndarray  # (candidates, 3): start, end, kind index
 
 
-def _stack(reads: Sequence[_Read]) -> tuple[np.ndarray, np.ndarray]:
-    if not reads:
+def _stack(pairs: Sequence[tuple[_Read, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if not pairs:
         return np.zeros((0, len(FEATURES)), np.float32), np.zeros((0, 3), np.int64)
-    spans = np.array([(r.cand.start, r.cand.end, r.kind) for r in reads], dtype=np.int64)
-    return np.stack([r.static for r in reads]), spans
+    spans = np.array([(r.cand.start, r.cand.end, r.kind) for r, _ in pairs], dtype=np.int64)
+    return np.stack([row for _, row in pairs]), spans
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def _sentence_reads(text: str) -> _SentenceReads:
-    """The candidates of a sentence, each with its question-free part; one pass per sentence."""
-    reads = tuple(_read(text, c) for c in extract(text))
-    return _SentenceReads(reads, *_stack(reads))
+    """The candidates of a sentence, each with its question-free part; one pass per sentence.
+
+    Bounded: some 40 candidates a sentence at about a kilobyte each, so 4096 sentences (the
+    hot set of a busy service) stay under 200 MB.
+    """
+    pairs = [_read(text, c) for c in extract(text)]
+    return _SentenceReads(tuple(r for r, _ in pairs), *_stack(pairs))
 
 
 @dataclass(frozen=True)
@@ -403,7 +408,7 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     sizes: list[int] = []  # candidates per sentence, in order
     blocks: list[np.ndarray] = []  # the sentences' cached question-free rows...
     span_blocks: list[np.ndarray] = []
-    extra: list[_Read] = []  # ...then the trimmed candidates' rows
+    extra: list[tuple[_Read, np.ndarray]] = []  # ...then the trimmed candidates' rows
     where: list[int] = []  # found[k]'s row in those (negative: -1 - index into extra)
     offset = 0
     for sent in sentences:
@@ -417,9 +422,10 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
             c = r.cand
             if r.trimmable and (c.text[-2:] in qtext or c.text[:2] in qtext):
                 for t in _trimmed(c, qtext):
-                    found.append((sent, _trimmed_read(sent.text, r, t)))
+                    pair = _trimmed_read(sent.text, r, t)
+                    found.append((sent, pair[0]))
                     where.append(-1 - len(extra))
-                    extra.append(found[-1][1])
+                    extra.append(pair)
         offset += len(sr.reads)
         sizes.append(len(found) - before)
     if not found:
@@ -450,7 +456,7 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     in_q = [t in qtext for t in texts]
     col = {
         "in_question": [
-            len(r.bigrams & qbig) / len(r.bigrams) if r.bigrams else float(q)
+            sum(map(qbig.__contains__, r.bigrams)) / len(r.bigrams) if r.bigrams else float(q)
             for r, q in zip(reads, in_q)
         ],
         "all_in_question": in_q,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from rag import patterns as P
 from rag.cleaning import Line, MappedText, continues, ends_sentence, is_furniture, read_lines
-from rag.types import Article, Document
+from rag.types import Article, Document, OffsetRuns
 
 _TOC_START = ("目录", "CONTENTS", "目 录")
 _STATEMENT_STARTS = ("本刊", "声明")
@@ -430,7 +430,7 @@ class ArticleSegmenter:
             start=start,
             end=end,
             text=body.text,
-            offsets=body.offsets,
+            offsets=OffsetRuns.of(body.offsets),
             author=d.author or None,
             column=d.column,
             publication=publication,

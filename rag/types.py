@@ -6,6 +6,8 @@ Offsets are Python string indices into the original file text as read, so that
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +28,74 @@ class Document:
     kind: str = "text"  # text | markdown | html | pdf | docx
 
 
+class OffsetRuns(Sequence[int]):
+    """Per-character original offsets, held as runs of consecutive offsets.
+
+    Cleaning deletes a character here and there; between deletions the map is a plain
+    shift, so an article's few thousand offsets are a few dozen runs. A lookup is a
+    bisection. Equal to any sequence of the same offsets.
+
+    >>> o = OffsetRuns.of((0, 1, 2, 5, 6, 9))
+    >>> o.runs(), o[3], list(o) == [0, 1, 2, 5, 6, 9]
+    ([0, 0, 3, 5, 5, 9], 5, True)
+    """
+
+    __slots__ = ("_n", "_starts", "_shifts")
+
+    def __init__(self, runs: Sequence[int], n: int) -> None:
+        from array import array
+
+        self._n = n
+        self._starts = array("q", runs[0::2])
+        self._shifts = array("q", (o - p for p, o in zip(runs[0::2], runs[1::2])))
+
+    @classmethod
+    def of(cls, offsets: Sequence[int]) -> OffsetRuns:
+        if isinstance(offsets, OffsetRuns):
+            return offsets
+        runs: list[int] = []
+        prev = None
+        for i, o in enumerate(offsets):
+            if prev is None or o != prev + 1:
+                runs += [i, int(o)]
+            prev = o
+        return cls(runs, len(offsets))
+
+    def runs(self) -> list[int]:
+        """Flat ``[text position, original offset, ...]`` where each run starts."""
+        return [x for p, d in zip(self._starts, self._shifts) for x in (p, p + d)]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return tuple(self[k] for k in range(*i.indices(self._n)))
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("offset index out of range")
+        return i + self._shifts[bisect.bisect_right(self._starts, i) - 1]
+
+    def __iter__(self) -> Iterator[int]:
+        ends = [*self._starts[1:], self._n]
+        for p, d, e in zip(self._starts, self._shifts, ends):
+            yield from range(p + d, e + d)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, OffsetRuns):
+            return self._n == other._n and self.runs() == other.runs()
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == self._n and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self._n, tuple(self.runs())))
+
+    def __repr__(self) -> str:
+        return f"OffsetRuns({self.runs()}, {self._n})"
+
+
 @dataclass(frozen=True)
 class Article:
     """A piece a reader would name: a feature, a news brief, a theory article."""
@@ -36,7 +106,7 @@ class Article:
     start: int
     end: int
     text: str  # cleaned body text (what is indexed and read)
-    offsets: tuple[int, ...] = field(repr=False, default=())  # original offset of each text char
+    offsets: Sequence[int] = field(repr=False, default=())  # original offset of each text char
     author: str | None = None
     column: str | None = None
     publication: str | None = None

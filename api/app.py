@@ -42,7 +42,7 @@ from api.schemas import (
     HealthOut,
     IndexReportOut,
 )
-from api.state import Metrics, ServiceState, WriteError
+from api.state import Metrics, ServiceState, WriteError, settle_memory
 from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, QuestionError, check_question
 
 log = logging.getLogger("api")
@@ -220,6 +220,7 @@ def create_app(
         app.state.service = ServiceState(
             pipeline, index_dir, Path(corpus_dir) if corpus_dir else None, metrics
         )
+        settle_memory()
         store = pipeline.store
         log.info(
             "serving %s (%s): %d articles, %d chunks; embedder %s%s, reader %s%s; writes %s",

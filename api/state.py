@@ -13,6 +13,7 @@ serialised by one lock.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -121,6 +122,7 @@ class ServiceState:
         with self._swap:
             self._pipeline = pipeline
         self.metrics.count("reindex")
+        settle_memory()
 
     def refresh_due(self, every: float = 2.0) -> bool:
         return time.monotonic() - self._checked >= every
@@ -324,3 +326,20 @@ class Metrics:
         for name, (help_text, value) in gauges.items():
             out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
         return "\n".join(out) + "\n"
+
+
+def settle_memory() -> None:
+    """Keep the garbage collector off the loaded index: collect once, then freeze.
+
+    A loaded 100x index is about a million Python objects. Python's cyclic collector walks
+    every tracked object at each full collection, which answers requests' allocations by
+    pausing the process for 100-200 ms now and then (the p99 of a loaded service). Objects
+    frozen here are never walked; the ones a swapped-out index leaves are released by their
+    reference counts (an index holds no reference cycles), and the next call unfreezes first.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    # a question allocates some thousands of short-lived objects: collect the young
+    # generation every 20,000 allocations rather than every 700 (about 4% of the CPU)
+    gc.set_threshold(20_000, 20, 20)

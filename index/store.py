@@ -34,6 +34,7 @@ import numpy as np
 
 from index.bm25 import BM25
 from index.embedders import Embedder, OfflineEmbedder, load_embedder
+from index.errors import IndexLoadError
 from index.text import SearchTokenizer, TokenTable, learn_terms, tokenize_many
 from index.vector import VectorStore
 from rag.types import Article, Chunk, OffsetRuns
@@ -59,10 +60,6 @@ _FILES = (
     "bm25.indptr.npy",
     "terms.txt",
 )
-
-
-class IndexLoadError(RuntimeError):
-    """The index is missing, half-written, corrupt, or built for something else."""
 
 
 def rebuild_hint(index_dir: Path) -> str:

@@ -12,7 +12,7 @@ import sys
 import unicodedata
 from collections.abc import Sequence
 
-from index.store import IndexLoadError
+from index.errors import IndexLoadError
 from rag.loaders import CorpusError
 
 log = logging.getLogger("rag")

@@ -338,6 +338,8 @@ class _SentenceReads:
     reads: tuple[_Read, ...]
     static: np.ndarray  # (candidates, FEATURES): their question-free columns
     spans: np.ndarray  # (candidates, 3): start, end, kind index
+    trimmable: tuple[_Read, ...]  # the reads a question may trim
+    texts: tuple[str, ...]  # the candidates' texts
 
 
 def _stack(pairs: Sequence[tuple[_Read, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -355,22 +357,28 @@ def _sentence_reads(text: str) -> _SentenceReads:
     hot set of a busy service) stay under 200 MB.
     """
     pairs = [_read(text, c) for c in extract(text)]
-    return _SentenceReads(tuple(r for r, _ in pairs), *_stack(pairs))
+    reads = tuple(r for r, _ in pairs)
+    return _SentenceReads(
+        reads,
+        *_stack(pairs),
+        tuple(r for r in reads if r.trimmable),
+        tuple(r.cand.text for r in reads),
+    )
 
 
 @dataclass(frozen=True)
 class Featurised:
     """The candidates of one question: feature matrix ``x`` (one row each, FEATURES order)."""
 
-    found: list[tuple[_Sentence, _Read]]
+    sentences: list[_Sentence]  # each row's sentence
+    reads: list[_Read]  # each row's candidate
     x: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.found)
+        return len(self.reads)
 
     def row(self, k: int) -> CandidateRow:
-        sent, r = self.found[k]
-        c = r.cand
+        sent, c = self.sentences[k], self.reads[k].cand
         return CandidateRow(
             sent.passage,
             sent.article,
@@ -404,42 +412,46 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     left_bigrams, right_bigrams = tuple(_bigrams(left)), tuple(_bigrams(right))
     left_ends = [left[-k:] for k in range(min(len(left), 4), 0, -1)]
     right_starts = [right[:k] for k in range(min(len(right), 4), 0, -1)]
-    found: list[tuple[_Sentence, _Read]] = []
+    # each sentence's cached candidates, then the ones this question trims out of them
+    row_sents: list[_Sentence] = []
+    reads: list[_Read] = []
+    texts: list[str] = []
+    titles: list[bool] = []
     sizes: list[int] = []  # candidates per sentence, in order
-    blocks: list[np.ndarray] = []  # the sentences' cached question-free rows...
+    blocks: list[np.ndarray] = []  # question-free rows
     span_blocks: list[np.ndarray] = []
-    extra: list[tuple[_Read, np.ndarray]] = []  # ...then the trimmed candidates' rows
-    where: list[int] = []  # found[k]'s row in those (negative: -1 - index into extra)
-    offset = 0
     for sent in sentences:
-        before = len(found)
         sr = _sentence_reads(sent.text)
+        extra = [
+            _trimmed_read(sent.text, r, t)
+            for r in sr.trimmable
+            if r.cand.text[-2:] in qtext or r.cand.text[:2] in qtext
+            for t in _trimmed(r.cand, qtext)
+        ]
         blocks.append(sr.static)
         span_blocks.append(sr.spans)
-        for i, r in enumerate(sr.reads):
-            found.append((sent, r))
-            where.append(offset + i)
-            c = r.cand
-            if r.trimmable and (c.text[-2:] in qtext or c.text[:2] in qtext):
-                for t in _trimmed(c, qtext):
-                    pair = _trimmed_read(sent.text, r, t)
-                    found.append((sent, pair[0]))
-                    where.append(-1 - len(extra))
-                    extra.append(pair)
-        offset += len(sr.reads)
-        sizes.append(len(found) - before)
-    if not found:
-        return Featurised([], np.zeros((0, len(FEATURES)), dtype=np.float32))
+        reads.extend(sr.reads)
+        texts.extend(sr.texts)
+        if extra:
+            extra_static, extra_spans = _stack(extra)
+            blocks.append(extra_static)
+            span_blocks.append(extra_spans)
+            reads.extend(r for r, _ in extra)
+            texts.extend(r.cand.text for r, _ in extra)
+        size = len(sr.reads) + len(extra)
+        title = sent.article.title
+        titles.extend([t in title for t in texts[len(texts) - size :]])
+        row_sents.extend([sent] * size)
+        sizes.append(size)
+    if not reads:
+        return Featurised([], [], np.zeros((0, len(FEATURES)), dtype=np.float32))
     counts: dict[str, int] = {}
-    for _, r in found:
-        counts[r.cand.text] = counts.get(r.cand.text, 0) + 1
+    for t in texts:
+        counts[t] = counts.get(t, 0) + 1
     at = _AT
-    n = len(found)
-    rows = np.array(where, dtype=np.int64)
-    rows[rows < 0] = offset - 1 - rows[rows < 0]
-    extra_static, extra_spans = _stack(extra)
-    x = np.concatenate([*blocks, extra_static])[rows]
-    spans = np.concatenate([*span_blocks, extra_spans])[rows]
+    n = len(reads)
+    x = np.concatenate(blocks)
+    spans = np.concatenate(span_blocks)
     x[np.arange(n), at[f"{qa.answer_type}*{KINDS[0]}"] + spans[:, 2]] = 1.0
     # per sentence: how much of the question it holds and its rank, copied to its candidates
     for name, values in (
@@ -451,8 +463,6 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
         x[:, at[name]] = np.repeat(np.asarray(values, dtype=np.float32), sizes)
     x[:, at["near_cover"]], x[:, at["distance"]] = _nearness(qt, sentences, sizes, spans)
     # per candidate: what only a string comparison can tell (filled column by column)
-    reads = [r for _, r in found]
-    texts = [r.cand.text for r in reads]
     in_q = [t in qtext for t in texts]
     col = {
         "in_question": [
@@ -473,7 +483,7 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
             for r in reads
         ],
         "redundancy": [math.log1p(counts[t] - 1) for t in texts],
-        "in_title": [t in sent.article.title for (sent, _), t in zip(found, texts)],
+        "in_title": titles,
     }
     if left_bigrams:
         col["left_align"] = [
@@ -501,7 +511,7 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
             if qa.unit_class and r.unit_class:
                 match = r.unit_class == qa.unit_class
                 x[k, at["unit_class_match" if match else "unit_class_mismatch"]] = 1.0
-    return Featurised(found, x)
+    return Featurised(row_sents, reads, x)
 
 
 def _nearness(
@@ -530,9 +540,9 @@ def _nearness(
     same = np.repeat(np.arange(len(sentences)), sizes)[:, None] == h[None, :, 0]
     hs, he = h[None, :, 1], h[None, :, 2]
     inside = same & (hs >= cs - 20) & (he <= ce + 20)  # (candidates, hits)
-    which = np.zeros((len(hits), len(qt.terms)), dtype=np.int64)
-    which[np.arange(len(hits)), h[:, 3]] = 1
-    held = (inside.astype(np.int64) @ which) > 0  # (candidates, terms): each word once
+    which = np.zeros((len(hits), len(qt.terms)), dtype=np.float32)
+    which[np.arange(len(hits)), h[:, 3]] = 1.0
+    held = (inside.astype(np.float32) @ which) > 0  # (candidates, terms): each word once
     near = held @ np.array([w for _, w in qt.terms]) / qt.weight
     gap = np.where(he <= cs, cs - he, np.where(hs >= ce, hs - ce, 0))
     dist = np.where(same, gap, 60).min(axis=1)

@@ -270,7 +270,7 @@ class _Read:
     after_close: str
     unit_class: str | None
     trimmable: bool  # a name or noun phrase long enough to lose a head or tail
-    trims: dict[tuple[int, int], tuple[_Read, np.ndarray]] = field(
+    trims: dict[tuple[int, int], tuple[_Read, np.ndarray, np.ndarray]] = field(
         default_factory=dict, compare=False
     )  # its trimmed forms and their static rows, read when a question first trims it
 
@@ -326,10 +326,13 @@ def _read(text: str, c: Candidate) -> tuple[_Read, np.ndarray]:
     return read, static
 
 
-def _trimmed_read(text: str, r: _Read, t: Candidate) -> tuple[_Read, np.ndarray]:
+def _trimmed_read(text: str, r: _Read, t: Candidate) -> tuple[_Read, np.ndarray, np.ndarray]:
+    """A trimmed form of ``r``: its read, static row and span row (both 2-D, one row)."""
     got = r.trims.get((t.start, t.end))
     if got is None:
-        got = r.trims[(t.start, t.end)] = _read(text, t)
+        read, static = _read(text, t)
+        span = np.array([[t.start, t.end, read.kind]], dtype=np.int64)
+        got = r.trims[(t.start, t.end)] = (read, static[None, :], span)
     return got
 
 
@@ -432,12 +435,11 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
         span_blocks.append(sr.spans)
         reads.extend(sr.reads)
         texts.extend(sr.texts)
-        if extra:
-            extra_static, extra_spans = _stack(extra)
-            blocks.append(extra_static)
-            span_blocks.append(extra_spans)
-            reads.extend(r for r, _ in extra)
-            texts.extend(r.cand.text for r, _ in extra)
+        for r, static, span in extra:
+            blocks.append(static)
+            span_blocks.append(span)
+            reads.append(r)
+            texts.append(r.cand.text)
         size = len(sr.reads) + len(extra)
         title = sent.article.title
         titles.extend([t in title for t in texts[len(texts) - size :]])

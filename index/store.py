@@ -4,12 +4,13 @@ Layout of an index folder::
 
     INDEX_DIR/CURRENT          name of the live version (replaced atomically)
     INDEX_DIR/v-<time>-<pid>/  manifest.json, articles.jsonl, sources.jsonl, chunks.jsonl,
-                               tokens.npz (+ .vocab.json), vectors.npy, dense.faiss, bm25.npz
+                               tokens.npz (+ .vocab.json), dense.faiss, bm25.npz
                                (+ .data/.indices/.indptr.npy, .vocab.txt), terms.txt,
                                embedder state
 
-The large arrays (vectors, BM25 weights, the offline embedder's components) are .npy files
-loaded memory-mapped: service workers share one copy in the page cache.
+The large arrays (the FAISS index with its vectors, the BM25 weights, the offline embedder's
+components) are loaded memory-mapped: service workers share one copy in the page cache. That
+is safe because a version's files are never rewritten in place.
 
 A build writes a new version folder beside the live one and then swaps ``CURRENT`` with
 ``os.replace``; a crash or kill in the middle leaves the previous version live and
@@ -52,7 +53,6 @@ _FILES = (
     "chunks.jsonl",
     "tokens.npz",
     "tokens.vocab.json",
-    "vectors.npy",
     "dense.faiss",
     "bm25.npz",
     "bm25.data.npy",
@@ -275,9 +275,8 @@ class IndexStore:
             }
             chunks = _load_chunks(folder / "chunks.jsonl")
             tokens = None  # read when an incremental update needs them
-            # memory-mapped: the page cache holds them once for every worker process
-            vectors = np.load(folder / "vectors.npy", mmap_mode="r")
             vstore = VectorStore.load(folder / "dense.faiss")
+            vectors = vstore.matrix()  # FAISS's stored vectors, memory-mapped
             bm25 = BM25.load(folder / "bm25.npz")
             terms = (folder / "terms.txt").read_text(encoding="utf-8").split("\n")
             originals = {r["source"]: r["text"] for r in _read_jsonl(folder / "sources.jsonl")}
@@ -471,7 +470,6 @@ def write_index(
         )
         _write_jsonl(folder / "chunks.jsonl", map(_row, chunks))
         tokens.save(folder / "tokens.npz")
-        np.save(folder / "vectors.npy", matrix)
         vstore = VectorStore.build(matrix, hnsw_above=hnsw_above)
         vstore.save(folder / "dense.faiss")
         BM25.from_table(tokens).save(folder / "bm25.npz")

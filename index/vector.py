@@ -42,6 +42,19 @@ class VectorStore:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    def matrix(self) -> np.ndarray:
+        """The stored vectors (row i is chunk i) as a read-only view of FAISS's own copy: no
+        second copy in memory; memory-mapped when the index was loaded from disk."""
+        import faiss
+
+        flat = faiss.downcast_index(self.index.storage if self.kind == "hnsw" else self.index)
+        n, d = int(flat.ntotal), int(flat.d)
+        if n == 0:
+            return np.zeros((0, d), dtype=np.float32)
+        m = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+        m.flags.writeable = False
+        return m
+
     def search(self, query: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         if len(self) == 0:
             return np.array([], dtype=np.int64), np.array([], dtype=np.float32)

@@ -158,8 +158,8 @@ def _garbage(path: Path) -> None:
 DAMAGE: dict[str, Callable[[Path], object]] = {
     "chunks.jsonl cut in half": lambda v: _cut_in_half(v / "chunks.jsonl"),
     "chunks.jsonl emptied": lambda v: (v / "chunks.jsonl").write_bytes(b""),
-    "vectors.npy garbage": lambda v: _garbage(v / "vectors.npy"),
-    "vectors.npy cut in half": lambda v: _cut_in_half(v / "vectors.npy"),
+    "bm25.data.npy garbage": lambda v: _garbage(v / "bm25.data.npy"),
+    "dense.faiss cut in half": lambda v: _cut_in_half(v / "dense.faiss"),
     "dense.faiss garbage": lambda v: _garbage(v / "dense.faiss"),
     "bm25.npz missing": lambda v: (v / "bm25.npz").unlink(),
     "bm25.data.npy cut in half": lambda v: _cut_in_half(v / "bm25.data.npy"),
@@ -250,7 +250,7 @@ def test_a_damaged_index_is_a_clear_error_everywhere(damaged, name, damage):
 
 def test_the_server_process_exits_at_once_over_a_broken_index(damaged):
     """`python -m api.server` over a broken index: a non-zero exit with the hint, no serving."""
-    index = damaged(DAMAGE["vectors.npy garbage"])
+    index = damaged(DAMAGE["dense.faiss garbage"])
     done = subprocess.run(
         [*[sys.executable, "-m", "api.server"], "--index-dir", str(index), "--port", "0"],
         cwd=ROOT,

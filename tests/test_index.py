@@ -258,7 +258,7 @@ def test_a_crash_mid_build_leaves_the_previous_index_live(small, monkeypatch):
 @pytest.mark.parametrize(
     "damage,needle",
     [
-        (lambda v: (v / "vectors.npy").write_bytes(b"\x93NUMPY garbage"), "corrupt"),
+        (lambda v: (v / "bm25.data.npy").write_bytes(b"\x93NUMPY garbage"), "corrupt"),
         (lambda v: (v / "chunks.jsonl").write_text('{"id": "x"', encoding="utf-8"), "corrupt"),
         (lambda v: (v / "dense.faiss").unlink(), "lacks"),
         (lambda v: (v / "manifest.json").write_text("{", encoding="utf-8"), "unreadable"),
@@ -304,7 +304,7 @@ def test_no_index_is_a_clear_cli_error(tmp_path, capsys):
 
 def test_a_rebuild_after_a_broken_index_recovers(small):
     corpus, index_dir = small
-    (IndexStore.live_version(index_dir) / "vectors.npy").write_bytes(b"broken")
+    (IndexStore.live_version(index_dir) / "dense.faiss").write_bytes(b"broken")
     build_index(corpus, index_dir, embedder="offline")
     assert len(IndexStore.load(index_dir).chunks) > 0
 

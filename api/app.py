@@ -159,7 +159,7 @@ async def get_service(request: Request) -> ServiceState:
     service = getattr(request.app.state, "service", None)
     if service is None:
         raise HTTPException(503, "the service is starting: the index is not loaded yet")
-    if service.refresh_due():  # a look at the disk every 2 s, off the event loop
+    if service.refresh_due():  # a new version on disk: load it off the event loop
         await run_in_threadpool(service.refresh)
     return service
 

@@ -125,7 +125,19 @@ class ServiceState:
         settle_memory()
 
     def refresh_due(self, every: float = 2.0) -> bool:
-        return time.monotonic() - self._checked >= every
+        """Whether :meth:`refresh` has work to do: at most every ``every`` seconds, a look at
+        the live version's name (one small file read, cheap enough for the event loop)."""
+        now = time.monotonic()
+        if now - self._checked < every:
+            return False
+        try:
+            live = IndexStore.live_version(self.index_dir).name
+        except Exception:  # noqa: BLE001 - refresh() logs it
+            return True
+        if live == self.pipeline.store.version:
+            self._checked = now
+            return False
+        return True
 
     def refresh(self, every: float = 2.0) -> None:
         """Pick up an index rebuilt outside the service (``rag index build``), at most every

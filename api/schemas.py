@@ -23,7 +23,10 @@ class AskRequest(BaseModel):
         description="the question, in natural language (at most 1000 characters)",
         examples=["古文化街被誉为什么？"],
     )
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many passages to return")
+    # strict: true or "5" is not a count (pydantic would otherwise read true as 1)
+    top_k: int = Field(
+        5, ge=1, le=MAX_TOP_K, strict=True, description="how many passages to return"
+    )
 
 
 class EvidenceOut(_Open):

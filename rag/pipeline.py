@@ -60,7 +60,11 @@ class Pipeline:
         return cls(IndexStore.load(Path(index_dir)), make_reader(reader))
 
     def warm_up(self) -> Pipeline:
-        """Load what the first question would otherwise wait for (jieba's dictionary...)."""
+        """Load what the first question would otherwise wait for (jieba's dictionary, the
+        index's memory-mapped arrays)."""
+        prefetch = getattr(self.store, "prefetch", None)
+        if prefetch is not None:
+            prefetch()
         self.ask("预热：天津的人口有多少？")
         return self
 

@@ -117,7 +117,14 @@ def test_too_long_question_is_422(client):
 
 
 @pytest.mark.parametrize(
-    "body", [{"question": QUESTION, "top_k": 0}, {"question": QUESTION, "top_k": 21}, {"top_k": 3}]
+    "body",
+    [
+        {"question": QUESTION, "top_k": 0},
+        {"question": QUESTION, "top_k": 21},
+        {"top_k": 3},
+        {"question": QUESTION, "top_k": True},  # found by Schemathesis: read as 1 before
+        {"question": QUESTION, "top_k": "5"},
+    ],
 )
 def test_invalid_fields_are_422_with_a_readable_detail(client, body):
     r = client.post("/ask", json=body)
@@ -162,6 +169,16 @@ def test_unexpected_error_is_json_500_and_logged(client, monkeypatch, caplog):
 
 
 # -- reading -----------------------------------------------------------------------------
+def test_the_loaded_index_is_frozen_out_of_the_garbage_collector(client):
+    """After start-up the index's objects sit in the permanent generation, which full
+    collections do not walk."""
+    import gc
+
+    assert client.get("/health").status_code == 200
+    assert gc.get_freeze_count() > 10_000
+    assert gc.get_threshold()[0] == 20_000
+
+
 def test_health_fields(client, site):
     h = client.get("/health").json()
     assert h["status"] == "ok"

@@ -280,17 +280,13 @@ def test_an_update_over_damaged_tokens_rebuilds(tmp_path, corpus_dir, damaged, c
     assert FACT_FILE in IndexStore.load(index).manifest["sources"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason='BUG: an HTML upload declaring <meta charset="undefined"> with non-UTF-8 bytes '
-    "makes rag.loaders raise a bare UnicodeError (see tests/test_fuzz.py), which "
-    "ServiceState._stage does not catch: POST /documents answers 500 instead of 422 and "
-    "leaves its hidden staging file (.upload-<hex>.html) in the corpus folder",
-)
-def test_an_html_upload_in_an_unknown_codec_is_422_and_leaves_nothing(
+def test_an_html_upload_in_an_unknown_codec_is_read_or_refused_and_leaves_no_staging_file(
     tmp_path, corpus_dir, offline_index
 ):
+    """<meta charset="undefined"> over bytes no codec reads: once a 500 that left its hidden
+    staging file (.upload-<hex>.html) behind. Now the page is read like any other (the loader
+    ignores an unusable declared codec, as browsers do) or refused with a 422; either way the
+    corpus holds the page or nothing, and never a staging file."""
     corpus = tmp_path / "corpus"
     shutil.copytree(corpus_dir, corpus)
     index = copy_index(offline_index, tmp_path / "index")
@@ -299,8 +295,14 @@ def test_an_html_upload_in_an_unknown_codec_is_422_and_leaves_nothing(
     page = b'<meta charset="undefined"><p>\xff\xfe abc \x80</p>'
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.post("/documents", files=[("files", ("page.html", page, "text/html"))], headers=AUTH)
-    assert sorted(p.name for p in corpus.iterdir()) == before
-    assert r.status_code == 422, r.text
+        listed = {a["source"] for a in c.get("/articles").json()}
+    after = sorted(p.name for p in corpus.iterdir())
+    assert not [n for n in after if n.startswith(".upload-")]
+    if r.status_code == 422:
+        assert after == before
+    else:
+        assert r.status_code in (200, 201), r.text
+        assert after == sorted([*before, "page.html"]) and "page.html" in listed
 
 
 # -- a real server ----------------------------------------------------------------------------

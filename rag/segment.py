@@ -313,6 +313,7 @@ class ArticleSegmenter:
                 )
                 short_label = (
                     (mode != "feature" or (cur is not None and not cur.author))
+                    and not has_byline  # a byline belongs to an article: s is its title
                     and len(s) <= 5
                     and len(title) == 1
                     and k is not None
@@ -547,6 +548,9 @@ def _followed_by_body(
         if len(s) > max_len or ends_sentence(s) and len(s) > 12:
             return True
         if s.startswith("—") or s.endswith(("：", ":")):  # a subtitle, or 编者按：
+            k += 1
+            continue
+        if ends_sentence(s):  # a short first sentence (记者走访古文化街。): look past it
             k += 1
             continue
         if P.supplied_by(s) is not None:

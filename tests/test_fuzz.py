@@ -327,19 +327,28 @@ _DROPPED = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: rag.segment drops a whole article (title, byline, body) when it is not the "
-    "page's only article and (a) its title has at most 5 characters and a byline of 6 or more "
-    "follows (文 / 本刊记者 谢小燕): the short_label rule takes the title for a column label; "
-    "or (b) its first paragraph is a sentence of 12 characters or fewer: _followed_by_body "
-    "says no body follows. Either way the body goes into an untitled draft that _build drops",
+@pytest.mark.parametrize(
+    "case",
+    [
+        "short-title-over-a-byline",
+        pytest.param(
+            "short-first-paragraph",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="BUG (narrowed): after a feature with no byline, a headline whose first "
+                "paragraph is one short sentence (记者走访古文化街。) is read as a section heading "
+                "of that feature: the text is kept but filed under the wrong title. (The other "
+                "case, a title of 5 characters or fewer over a byline taken for a column label "
+                "and its whole article dropped, is fixed.)",
+            ),
+        ),
+    ],
 )
-@pytest.mark.parametrize("case", sorted(_DROPPED))
 def test_an_article_after_another_is_never_dropped(case):
     text, expected = _DROPPED[case]
     articles = ArticleSegmenter().segment(Document("page.txt", text))
+    assert any("津门故里" in a.text for a in articles)  # never dropped
     assert [(a.title, a.author) for a in articles] == [("天津港口的发展", None), expected]
     assert "津门故里" in articles[-1].text
 

@@ -260,9 +260,7 @@ class _Read:
     cand: Candidate
     kind: int  # index into KINDS
     bigrams: tuple[str, ...]  # of the candidate text, each once
-    before: str  # up to 10 characters each side, as written
-    after: str
-    before_flat: str  # the same without whitespace (what bigram alignment reads)
+    before_flat: str  # up to 10 characters each side, without whitespace (for alignment)
     after_flat: str
     before_trim: str  # without the function words next to the span
     after_trim: str
@@ -312,8 +310,6 @@ def _read(text: str, c: Candidate) -> tuple[_Read, np.ndarray]:
         c,
         _KIND_AT[c.kind],
         tuple(_bigrams(c.text)),
-        before,
-        after,
         _flat(before),
         _flat(after),
         _TRIM_LEFT.sub("", before),
@@ -684,11 +680,6 @@ class OfflineReader:
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> OfflineReader:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
-
-    def score(self, rows: Sequence[CandidateRow]) -> np.ndarray:
-        if not rows:
-            return np.zeros(0, dtype=np.float32)
-        return np.stack([r.x for r in rows]) @ self.coef + self.intercept
 
     def read(self, question: str, passages: Sequence[Passage]) -> Reading:
         qt = question_terms(question)

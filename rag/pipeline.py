@@ -62,9 +62,7 @@ class Pipeline:
     def warm_up(self) -> Pipeline:
         """Load what the first question would otherwise wait for (jieba's dictionary, the
         index's memory-mapped arrays)."""
-        prefetch = getattr(self.store, "prefetch", None)
-        if prefetch is not None:
-            prefetch()
+        self.store.prefetch()
         self.ask("预热：天津的人口有多少？")
         return self
 

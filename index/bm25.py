@@ -66,19 +66,19 @@ class BM25:
             j = self.vocab.get(t)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
-        w = self.weights
         if not counts:
             return np.zeros(self.n_docs, dtype=np.float32)
-        rows = sorted(counts)
-        postings = sum(int(w.indptr[j + 1] - w.indptr[j]) for j in rows)
-        if postings > 50_000:  # long posting lists: one sparse product in C
-            q = np.array([counts[j] for j in rows], dtype=np.float32)
-            return np.asarray(w[rows].T @ q, dtype=np.float32).ravel()
-        out = np.zeros(self.n_docs, dtype=np.float32)
-        for j in rows:  # a few short rows: adding them beats building a sparse product
-            a, b = w.indptr[j], w.indptr[j + 1]
-            out[w.indices[a:b]] += counts[j] * w.data[a:b]
-        return out
+        # every posting of the query's rows gathered at once, summed per document in C
+        w = self.weights
+        rows = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        times = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        starts = w.indptr[rows].astype(np.int64)
+        lengths = w.indptr[rows + 1] - starts
+        at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+        weights = w.data[at] * np.repeat(times, lengths)
+        return np.bincount(w.indices[at], weights=weights, minlength=self.n_docs).astype(
+            np.float32
+        )
 
     def search(self, query: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Indices and scores of the top ``k`` documents with a positive score."""

@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -322,30 +323,89 @@ def _read(text: str, c: Candidate) -> tuple[_Read, np.ndarray]:
     return read, static
 
 
-def _trimmed_read(text: str, r: _Read, t: Candidate) -> tuple[_Read, np.ndarray, np.ndarray]:
-    """A trimmed form of ``r``: its read, static row and span row (both 2-D, one row)."""
-    got = r.trims.get((t.start, t.end))
+def _codes(bigrams, channel: int = 0) -> list[int]:
+    """Each two-character string as one integer: both code points side by side, 21 bits
+    each, above them the channel (0: the candidate's text, 1: before it, 2: after it)."""
+    tag = channel << 42
+    return [tag | (ord(b[0]) << 21) | ord(b[1]) for b in bigrams]
+
+
+_SPAN, _NBIG, _LAST, _FIRST, _NCODES = (len(FEATURES) + i for i in (0, 3, 4, 5, 6))
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Candidates of one sentence (or one trimmed candidate) in the arrays a question needs.
+
+    ``ext`` is the question-free feature columns followed by what the question's part is
+    computed from: the span (start, end, kind index), how many distinct bigrams the text
+    has, the code points that end ``before_trim`` and start ``after_trim`` (-1: empty) and
+    how many codes the row has in ``codes``: the bigrams of its text and of the ten
+    characters each side, channel-tagged (see :func:`_codes`), row after row. So "how many
+    of the question's bigrams does it hold", on every side of every candidate of a
+    question, is one membership test and one count.
+    """
+
+    reads: tuple[_Read, ...]
+    texts: tuple[str, ...]
+    ext: np.ndarray  # (candidates, FEATURES + 7), float32 (every value is exact in it)
+    codes: np.ndarray  # int64
+    titled: dict[str, tuple[bool, ...]] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[_Read, np.ndarray]]) -> _Block:
+        reads = tuple(r for r, _ in pairs)
+        ext = np.zeros((len(pairs), len(FEATURES) + 7), dtype=np.float32)
+        codes: list[int] = []
+        for i, (r, static) in enumerate(pairs):
+            c = r.cand
+            own = [
+                *_codes(r.bigrams),
+                *_codes(_bigrams(r.before_flat), 1),
+                *_codes(_bigrams(r.after_flat), 2),
+            ]
+            codes.extend(own)
+            ext[i, : len(FEATURES)] = static
+            ext[i, _SPAN:] = (
+                c.start,
+                c.end,
+                r.kind,
+                len(r.bigrams),
+                ord(r.before_trim[-1]) if r.before_trim else -1,
+                ord(r.after_trim[0]) if r.after_trim else -1,
+                len(own),
+            )
+        return cls(
+            reads, tuple(c.text for c in (r.cand for r in reads)), ext, np.array(codes, np.int64)
+        )
+
+    def __len__(self) -> int:
+        return len(self.reads)
+
+    def in_title(self, title: str) -> tuple[bool, ...]:
+        got = self.titled.get(title)
+        if got is None:
+            if len(self.titled) > 8:  # the same sentence in many articles: rare, bounded
+                self.titled.clear()
+            got = self.titled[title] = tuple(t in title for t in self.texts)
+        return got
+
+
+def _trimmed_block(text: str, r: _Read, start: int, end: int) -> _Block:
+    """``r`` cut to [start, end) (in ``text``) as a block of one row, made once, kept on r."""
+    got = r.trims.get((start, end))
     if got is None:
-        read, static = _read(text, t)
-        span = np.array([[t.start, t.end, read.kind]], dtype=np.int64)
-        got = r.trims[(t.start, t.end)] = (read, static[None, :], span)
+        c = r.cand
+        t = Candidate(start, end, text[start:end], c.kind, c.unit, c.quoted, c.tokens)
+        got = r.trims[(start, end)] = _Block.of([_read(text, t)])
     return got
 
 
 @dataclass(frozen=True)
 class _SentenceReads:
-    reads: tuple[_Read, ...]
-    static: np.ndarray  # (candidates, FEATURES): their question-free columns
-    spans: np.ndarray  # (candidates, 3): start, end, kind index
+    block: _Block  # every candidate of the sentence
     trimmable: tuple[_Read, ...]  # the reads a question may trim
-    texts: tuple[str, ...]  # the candidates' texts
-
-
-def _stack(pairs: Sequence[tuple[_Read, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    if not pairs:
-        return np.zeros((0, len(FEATURES)), np.float32), np.zeros((0, 3), np.int64)
-    spans = np.array([(r.cand.start, r.cand.end, r.kind) for r, _ in pairs], dtype=np.int64)
-    return np.stack([row for _, row in pairs]), spans
+    ends: tuple[tuple[str, str], ...]  # their first and last two characters
 
 
 @lru_cache(maxsize=4096)
@@ -355,13 +415,10 @@ def _sentence_reads(text: str) -> _SentenceReads:
     Bounded: some 40 candidates a sentence at about a kilobyte each, so 4096 sentences (the
     hot set of a busy service) stay under 200 MB.
     """
-    pairs = [_read(text, c) for c in extract(text)]
-    reads = tuple(r for r, _ in pairs)
+    block = _Block.of([_read(text, c) for c in extract(text)])
+    trimmable = tuple(r for r in block.reads if r.trimmable)
     return _SentenceReads(
-        reads,
-        *_stack(pairs),
-        tuple(r for r in reads if r.trimmable),
-        tuple(r.cand.text for r in reads),
+        block, trimmable, tuple((r.cand.text[:2], r.cand.text[-2:]) for r in trimmable)
     )
 
 
@@ -399,57 +456,45 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     """The candidates and their features as one matrix; rows are made only when asked for.
 
     The question-free columns come from the sentence cache; what depends on the question is
-    computed here, per sentence where it can be (where the question's words stand), per
-    candidate where it must.
+    computed here over every candidate at once where it can be (bigram counts, nearness),
+    per sentence where it must (the article's title), per candidate only where a cheap
+    test has already picked the few that need it.
     """
     qa = qt.analysis
     sentences = select_sentences(qt, passages, keep)
     left = _TRIM_LEFT.sub("", qa.left)[-8:]
     right = _TRIM_RIGHT.sub("", qa.right)[:8]
     qtext = qa.text
-    qbig = _bigrams(qtext)
-    left_bigrams, right_bigrams = tuple(_bigrams(left)), tuple(_bigrams(right))
-    left_ends = [left[-k:] for k in range(min(len(left), 4), 0, -1)]
-    right_starts = [right[:k] for k in range(min(len(right), 4), 0, -1)]
+    q_pairs = {qtext[i : i + 2] for i in range(len(qtext) - 1)}  # "x in qtext" for 2 chars
     # each sentence's cached candidates, then the ones this question trims out of them
     row_sents: list[_Sentence] = []
-    reads: list[_Read] = []
-    texts: list[str] = []
-    titles: list[bool] = []
+    blocks: list[_Block] = []
+    titles: list[tuple[bool, ...]] = []
     sizes: list[int] = []  # candidates per sentence, in order
-    blocks: list[np.ndarray] = []  # question-free rows
-    span_blocks: list[np.ndarray] = []
     for sent in sentences:
         sr = _sentence_reads(sent.text)
-        extra = [
-            _trimmed_read(sent.text, r, t)
-            for r in sr.trimmable
-            if r.cand.text[-2:] in qtext or r.cand.text[:2] in qtext
-            for t in _trimmed(r.cand, qtext)
-        ]
-        blocks.append(sr.static)
-        span_blocks.append(sr.spans)
-        reads.extend(sr.reads)
-        texts.extend(sr.texts)
-        for r, static, span in extra:
-            blocks.append(static)
-            span_blocks.append(span)
-            reads.append(r)
-            texts.append(r.cand.text)
-        size = len(sr.reads) + len(extra)
+        own = [sr.block]
+        for r, (head, tail) in zip(sr.trimmable, sr.ends):
+            if head in q_pairs or tail in q_pairs:
+                own.extend(
+                    _trimmed_block(sent.text, r, s, e)
+                    for s, e in _trims(r.cand, qtext, head in q_pairs, tail in q_pairs)
+                )
         title = sent.article.title
-        titles.extend([t in title for t in texts[len(texts) - size :]])
+        titles.extend(b.in_title(title) for b in own)
+        size = sum(map(len, own))
+        blocks.extend(own)
         row_sents.extend([sent] * size)
         sizes.append(size)
-    if not reads:
+    n = len(row_sents)
+    if not n:
         return Featurised([], [], np.zeros((0, len(FEATURES)), dtype=np.float32))
-    counts: dict[str, int] = {}
-    for t in texts:
-        counts[t] = counts.get(t, 0) + 1
+    reads = list(chain.from_iterable(b.reads for b in blocks))
+    texts = list(chain.from_iterable(b.texts for b in blocks))
     at = _AT
-    n = len(reads)
-    x = np.concatenate(blocks)
-    spans = np.concatenate(span_blocks)
+    ext = np.concatenate([b.ext for b in blocks])
+    x = ext[:, : len(FEATURES)]
+    spans = ext[:, _SPAN : _SPAN + 3].astype(np.int64)
     x[np.arange(n), at[f"{qa.answer_type}*{KINDS[0]}"] + spans[:, 2]] = 1.0
     # per sentence: how much of the question it holds and its rank, copied to its candidates
     for name, values in (
@@ -460,51 +505,51 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     ):
         x[:, at[name]] = np.repeat(np.asarray(values, dtype=np.float32), sizes)
     x[:, at["near_cover"]], x[:, at["distance"]] = _nearness(qt, sentences, sizes, spans)
-    # per candidate: what only a string comparison can tell (filled column by column)
-    in_q = [t in qtext for t in texts]
-    col = {
-        "in_question": [
-            sum(map(qbig.__contains__, r.bigrams)) / len(r.bigrams) if r.bigrams else float(q)
-            for r, q in zip(reads, in_q)
-        ],
-        "all_in_question": in_q,
-        "left_adjacent": [
-            _adjacent(r.before_trim.endswith, left_ends)
-            if left_ends and r.before_trim.endswith(left_ends[-1])
-            else 0.0
-            for r in reads
-        ],
-        "right_adjacent": [
-            _adjacent(r.after_trim.startswith, right_starts)
-            if right_starts and r.after_trim.startswith(right_starts[-1])
-            else 0.0
-            for r in reads
-        ],
-        "redundancy": [math.log1p(counts[t] - 1) for t in texts],
-        "in_title": titles,
-    }
+    # bigram overlaps of the text and of each side with the question's, every row at once
+    qbig, left_bigrams, right_bigrams = _bigrams(qtext), _bigrams(left), _bigrams(right)
+    wanted = np.array(
+        sorted(_codes(qbig) + _codes(left_bigrams, 1) + _codes(right_bigrams, 2)), np.int64
+    )
+    codes = np.concatenate([b.codes for b in blocks])
+    rows = np.repeat(np.arange(n), ext[:, _NCODES].astype(np.int64))
+    if len(wanted):
+        hit = wanted[np.minimum(np.searchsorted(wanted, codes), len(wanted) - 1)] == codes
+    else:
+        hit = np.zeros(len(codes), dtype=bool)
+    held = np.bincount(rows * 3 + (codes >> 42), weights=hit, minlength=3 * n).reshape(n, 3)
+    in_q = np.array([t in qtext for t in texts], dtype=np.float64)
+    n_big = ext[:, _NBIG].astype(np.float64)
+    x[:, at["in_question"]] = np.where(n_big > 0, held[:, 0] / np.maximum(n_big, 1), in_q)
+    x[:, at["all_in_question"]] = in_q
     if left_bigrams:
-        col["left_align"] = [
-            sum(map(r.before_flat.__contains__, left_bigrams)) / len(left_bigrams) for r in reads
-        ]
+        x[:, at["left_align"]] = held[:, 1] / len(left_bigrams)
     if right_bigrams:
-        col["right_align"] = [
-            sum(map(r.after_flat.__contains__, right_bigrams)) / len(right_bigrams) for r in reads
-        ]
+        x[:, at["right_align"]] = held[:, 2] / len(right_bigrams)
+    # adjacency: only candidates whose side ends (starts) with the question side's character
+    if left:
+        left_ends = [left[-k:] for k in range(min(len(left), 4), 0, -1)]
+        for k in np.flatnonzero(ext[:, _LAST] == ord(left[-1])).tolist():
+            x[k, at["left_adjacent"]] = _adjacent(reads[k].before_trim.endswith, left_ends)
+    if right:
+        right_starts = [right[:k] for k in range(min(len(right), 4), 0, -1)]
+        for k in np.flatnonzero(ext[:, _FIRST] == ord(right[0])).tolist():
+            x[k, at["right_adjacent"]] = _adjacent(reads[k].after_trim.startswith, right_starts)
+    # how often the same text stands among the candidates
+    ids: dict[str, int] = {}
+    tid = np.array([ids.setdefault(t, len(ids)) for t in texts], dtype=np.int64)
+    x[:, at["redundancy"]] = np.log1p(np.bincount(tid)[tid] - 1.0)
+    x[:, at["in_title"]] = list(chain.from_iterable(titles))
     if qt.wh_noun:
-        col["wh_noun_suffix"] = [t.endswith(qt.wh_noun) for t in texts]
-        col["wh_noun_last_char"] = [t[-1] == qt.wh_noun[-1] for t in texts]
+        x[:, at["wh_noun_suffix"]] = [t.endswith(qt.wh_noun) for t in texts]
+        x[:, at["wh_noun_last_char"]] = [t[-1] == qt.wh_noun[-1] for t in texts]
     if qt.head:
-        col["head_follows"] = [r.after_close.startswith(qt.head) for r in reads]
-        col["head_precedes"] = [r.before_open.endswith(qt.head) for r in reads]
-    for name, values in col.items():
-        x[:, at[name]] = values
+        x[:, at["head_follows"]] = [r.after_close.startswith(qt.head) for r in reads]
+        x[:, at["head_precedes"]] = [r.before_open.endswith(qt.head) for r in reads]
     if qa.unit or qa.unit_class:
-        for k, r in enumerate(reads):
-            c = r.cand
-            if c.kind != "number":
-                continue
-            if qa.unit and c.unit and (c.unit.endswith(qa.unit) or qa.unit.endswith(c.unit)):
+        for k in np.flatnonzero(spans[:, 2] == _KIND_AT["number"]).tolist():
+            r = reads[k]
+            unit = r.cand.unit
+            if qa.unit and unit and (unit.endswith(qa.unit) or qa.unit.endswith(unit)):
                 x[k, at["unit_match"]] = 1.0
             if qa.unit_class and r.unit_class:
                 match = r.unit_class == qa.unit_class
@@ -561,29 +606,25 @@ def _starts_with_verb(text: str) -> bool:
 _TRIMMABLE = ("organization", "place", "noun")
 
 
-def _trimmed(c: Candidate, question: str) -> list[Candidate]:
-    """The candidate without a head or tail the question already names.
+def _trims(c: Candidate, question: str, head: bool, tail: bool) -> list[tuple[int, int]]:
+    """The candidate without a head or tail the question already names: the spans left.
 
     "中新天津生态城锦庐园小区" for "锦庐园小区位于哪里": the answer is what is left.
+    ``head`` / ``tail``: whether the question holds the candidate's first / last two
+    characters (no longer head or tail can be named otherwise).
     """
-    if c.kind not in _TRIMMABLE or len(c.text) < 4:
-        return []
-    if c.text[-2:] not in question and c.text[:2] not in question:
-        return []  # neither a tail nor a head of two or more characters can be named
     out = []
-    n = len(c.text)
-    for k in range(2, n - 1):  # the longest tail the question names
-        if c.text[k:] in question:
-            out.append(
-                Candidate(c.start, c.start + k, c.text[:k], c.kind, c.unit, c.quoted, c.tokens)
-            )
-            break
-    for k in range(n - 2, 1, -1):  # the longest head the question names
-        if c.text[:k] in question:
-            out.append(
-                Candidate(c.start + k, c.end, c.text[k:], c.kind, c.unit, c.quoted, c.tokens)
-            )
-            break
+    text, n = c.text, len(c.text)
+    if tail:
+        for k in range(2, n - 1):  # the longest tail the question names
+            if text[k:] in question:
+                out.append((c.start, c.start + k))
+                break
+    if head:
+        for k in range(n - 2, 1, -1):  # the longest head the question names
+            if text[:k] in question:
+                out.append((c.start + k, c.end))
+                break
     return out
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
+from index.ranges import concat_ranges
+
 if TYPE_CHECKING:
     from index.text import TokenTable
 
@@ -74,11 +76,9 @@ class BM25:
         times = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         starts = w.indptr[rows].astype(np.int64)
         lengths = w.indptr[rows + 1] - starts
-        at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+        at = concat_ranges(starts, lengths)
         weights = w.data[at] * np.repeat(times, lengths)
-        return np.bincount(w.indices[at], weights=weights, minlength=self.n_docs).astype(
-            np.float32
-        )
+        return np.bincount(w.indices[at], weights=weights, minlength=self.n_docs).astype(np.float32)
 
     def search(self, query: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Indices and scores of the top ``k`` documents with a positive score."""

@@ -2,7 +2,7 @@
 
 Quoted names (“海河净网”), book titles (《基层党建实务手册》) and other proper nouns that
 jieba's dictionary does not know are learned from the corpus at build time and added to
-a private jieba tokenizer, so that a question naming them matches them whole.
+a private word cutter (:mod:`index.words`), so that a question naming them matches them whole.
 
 >>> tok = SearchTokenizer(terms=["海河净网"])
 >>> "海河净网" in tok.tokens("持续深化“海河净网”专项行动")
@@ -12,9 +12,7 @@ True
 from __future__ import annotations
 
 import json
-import logging
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -132,7 +130,6 @@ STOPWORDS = frozenset(
 _QUOTED = re.compile(r"[“《「『]([^”》」』\n]{2,16})[”》」』]")
 _PUNCT = re.compile(r"^[\W_]+$")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
-_jieba_lock = threading.Lock()
 
 
 def learn_terms(texts: Iterable[str], min_count: int = 1, max_terms: int = 20000) -> list[str]:
@@ -150,16 +147,11 @@ class SearchTokenizer:
     """jieba search-mode tokens with stopwords removed; private dictionary, thread-safe."""
 
     def __init__(self, terms: Iterable[str] = (), bigrams: bool = True) -> None:
-        import jieba
+        from index.words import WordCutter
 
         self.bigrams = bigrams
-        jieba.setLogLevel(logging.WARNING)
         self.terms = sorted(set(terms))
-        self._tok = jieba.Tokenizer()
-        with _jieba_lock:
-            self._tok.initialize()
-            for term in self.terms:
-                self._tok.add_word(term, freq=2000)
+        self._cutter = WordCutter((term, 2000) for term in self.terms)
 
     def tokens(self, text: str) -> list[str]:
         """Words (search mode) plus the character bigrams of Chinese runs.
@@ -169,7 +161,7 @@ class SearchTokenizer:
         """
         text = text.lower()
         out = []
-        for w in self._tok.cut_for_search(text):
+        for w in self._cutter.cut_for_search(text):
             w = w.strip()
             if not w or w in STOPWORDS or _PUNCT.match(w):
                 continue

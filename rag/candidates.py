@@ -11,7 +11,6 @@ noun (other noun phrases).
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -150,6 +149,7 @@ _NOT_NAMES = set(
     "全部 内部 外部 局部 各部 干部 全市 本市 该市 我市 全区 本区 该区 我区 辖区 全村 本村 该村 "
     "全国 各国 全镇 本镇 各地 全省 本省 各省 全社 全局 全院 全校 各区 各村 各镇".split()
 )
+_NOT_NAME_ENDS = tuple(sorted(_NOT_NAMES))  # for str.endswith
 _BREAK = re.compile(r"[\s，。、；：！？“”《》（）()「」,.;:!?的在和与及是为对把被将从向到等]")
 _COORD = re.compile(
     r"([\u4e00-\u9fff]{2,8}?(?:镇|村|区|县|市|省|街道|社区|公司|大学|局|委))(?:、[\u4e00-\u9fff]{2,8}?\2)+".replace(
@@ -169,21 +169,16 @@ class Candidate:
     tokens: int = 1  # how many words it spans (names and noun phrases)
 
 
-_lock = threading.Lock()
-
-
 @lru_cache(maxsize=1)
 def _tagger():
-    """jieba's tokenizer and its dictionary of part-of-speech tags (lookup, no HMM tagging)."""
-    import logging
-
-    import jieba
+    """jieba's words (cut by jieba-rs) and its dictionary of part-of-speech tags (lookup, no
+    HMM tagging)."""
     import jieba.posseg
 
-    jieba.setLogLevel(logging.WARNING)
-    with _lock:
-        jieba.initialize()
-    return jieba.dt, jieba.posseg.dt.word_tag_tab
+    from index.words import WordCutter, jieba_default
+
+    jieba_default()
+    return WordCutter(), jieba.posseg.dt.word_tag_tab
 
 
 def _tag(word: str, tags: dict[str, str], freq: dict[str, int]) -> str:
@@ -210,11 +205,11 @@ def unit_class_of(unit: str | None) -> str | None:
 
 def words(text: str) -> list[tuple[int, int, str]]:
     """(start, end, tag) of each jieba word of ``text``."""
-    tok, tags = _tagger()
+    cutter, tags = _tagger()
     out = []
     pos = 0
-    for w in tok.cut(text, HMM=True):
-        out.append((pos, pos + len(w), _tag(w, tags, tok.FREQ)))
+    for w in cutter.cut(text):
+        out.append((pos, pos + len(w), _tag(w, tags, cutter.freq)))
         pos += len(w)
     return out
 
@@ -344,7 +339,7 @@ def _noun_phrases(text: str, add) -> None:
 
 
 def _kind(phrase: str, tags: list[str]) -> str:
-    if any(phrase.endswith(w) for w in _NOT_NAMES):
+    if phrase.endswith(_NOT_NAME_ENDS):
         return "noun"
     if len(tags) == 1 and tags[0] in ("nr", "nrfg", "nrt") and 2 <= len(phrase) <= 4:
         return "person"

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.candidates import Candidate, _tagger, extract, unit_class_of, words
+from index.ranges import concat_ranges
+from index.words import jieba_default
+from rag.candidates import Candidate, extract, unit_class_of, words
 from rag.chunking import article_sentences
 from rag.question import QuestionAnalysis, analyse
 from rag.reader import Reading, SpanGuess
@@ -111,9 +113,9 @@ def _bigrams(s: str) -> set[str]:
 @lru_cache(maxsize=50_000)
 def _idf(word: str) -> float:
     """A corpus-free rarity weight: jieba's dictionary frequency (unknown words are rare)."""
-    tok, _ = _tagger()
-    f = tok.FREQ.get(word, 0)
-    return math.log((tok.total + 1) / (f + 1)) / 10.0
+    dt = jieba_default()
+    f = dt.FREQ.get(word, 0)
+    return math.log((dt.total + 1) / (f + 1)) / 10.0
 
 
 @dataclass(frozen=True)
@@ -260,21 +262,18 @@ class _Read:
 
     cand: Candidate
     kind: int  # index into KINDS
-    bigrams: tuple[str, ...]  # of the candidate text, each once
-    before_flat: str  # up to 10 characters each side, without whitespace (for alignment)
-    after_flat: str
-    before_trim: str  # without the function words next to the span
-    after_trim: str
+    before_trim: str  # up to 10 characters before the span, without the function words next to it
+    after_trim: str  # likewise after it
     before_open: str  # without opening quotes / closing quotes next to the span
     after_close: str
     unit_class: str | None
     trimmable: bool  # a name or noun phrase long enough to lose a head or tail
-    trims: dict[tuple[int, int], tuple[_Read, np.ndarray, np.ndarray]] = field(
+    trims: dict[tuple[int, int], _Block] = field(
         default_factory=dict, compare=False
-    )  # its trimmed forms and their static rows, read when a question first trims it
+    )  # its trimmed forms, made when a question first trims it
 
 
-_STATIC = tuple(
+_STATIC = list(
     _AT[f]
     for f in (
         "number_without_unit",
@@ -291,12 +290,11 @@ _STATIC = tuple(
 _KIND_AT = {k: i for i, k in enumerate(KINDS)}
 
 
-def _read(text: str, c: Candidate) -> tuple[_Read, np.ndarray]:
-    """The question-free part of a candidate, and the question-free columns of its row."""
+def _read(text: str, c: Candidate) -> tuple[_Read, tuple[float, ...]]:
+    """The question-free part of a candidate, and its question-free columns (``_STATIC``)."""
     before = text[max(0, c.start - 10) : c.start]
     after = text[c.end : c.end + 10]
-    static = np.zeros(len(FEATURES), dtype=np.float32)
-    static[list(_STATIC)] = (
+    static = (
         float(c.kind == "number" and c.unit is None),
         min(len(c.text), 30) / 10,
         min(c.tokens, 6) / 3,
@@ -310,9 +308,6 @@ def _read(text: str, c: Candidate) -> tuple[_Read, np.ndarray]:
     read = _Read(
         c,
         _KIND_AT[c.kind],
-        tuple(_bigrams(c.text)),
-        _flat(before),
-        _flat(after),
         _TRIM_LEFT.sub("", before),
         _TRIM_RIGHT.sub("", after),
         before.rstrip("“《「‘"),
@@ -328,6 +323,46 @@ def _codes(bigrams, channel: int = 0) -> list[int]:
     each, above them the channel (0: the candidate's text, 1: before it, 2: after it)."""
     tag = channel << 42
     return [tag | (ord(b[0]) << 21) | ord(b[1]) for b in bigrams]
+
+
+def _span_codes_one_by_one(text: str, spans: np.ndarray) -> np.ndarray:
+    """What :func:`_span_codes` computes, by its definition, candidate by candidate."""
+    keys: set[int] = set()
+    for row, (s, e) in enumerate(spans[:, :2].tolist()):
+        sides = ((s, e), (max(s - 10, 0), s), (e, min(e + 10, len(text))))
+        for channel, (a, b) in enumerate(sides):
+            keys.update((row << 44) | code for code in _codes(_bigrams(text[a:b]), channel))
+    return np.array(sorted(keys), dtype=np.int64)
+
+
+def _span_codes(text: str, spans: np.ndarray) -> np.ndarray:
+    """The distinct bigram codes of every candidate's text and sides, as ``row << 44 | code``.
+
+    For candidate ``row`` spanning [s, e) of ``text``: channel 0 is ``_bigrams(text[s:e])``,
+    1 the bigrams of the ten characters before, 2 of the ten after, each side taken
+    without whitespace when it holds a space, tab or newline (as :func:`_flat` does). All
+    from two arrays of the sentence's pair codes (as written, and without whitespace),
+    sorted, so that each row's codes come together and in row order.
+    """
+    n = len(text)
+    if len(spans) <= 2 or n < 2:  # a trimmed candidate: less work one by one
+        return _span_codes_one_by_one(text, spans)
+    c = np.fromiter(map(ord, text), dtype=np.int64, count=n)
+    space = np.fromiter(map(str.isspace, text), dtype=bool, count=n)
+    basic = (c == 32) | (c == 10) | (c == 9)
+    solid = c[~space]
+    pool = np.concatenate([(c[:-1] << 21) | c[1:], (solid[:-1] << 21) | solid[1:]])
+    rank = np.concatenate([[0], np.cumsum(~space)])  # characters before i that are not space
+    basics = np.concatenate([[0], np.cumsum(basic)])
+    s, e = spans[:, 0], spans[:, 1]
+    a = np.concatenate([s, np.maximum(s - 10, 0), e])  # channel by channel, rows in order
+    b = np.concatenate([e, s, np.minimum(e + 10, n)])
+    flat = basics[b] > basics[a]
+    start = np.where(flat, n - 1 + rank[a], a)
+    length = np.maximum(np.where(flat, rank[b] - rank[a], b - a) - 1, 0)
+    rows = np.tile(np.arange(len(spans), dtype=np.int64), 3)
+    tags = (rows << 44) | (np.repeat(np.arange(3, dtype=np.int64), len(spans)) << 42)
+    return np.unique(np.repeat(tags, length) | pool[concat_ranges(start, length)])
 
 
 _SPAN, _NBIG, _LAST, _FIRST, _NCODES = (len(FEATURES) + i for i in (0, 3, 4, 5, 6))
@@ -353,31 +388,23 @@ class _Block:
     titled: dict[str, tuple[bool, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def of(cls, pairs: Sequence[tuple[_Read, np.ndarray]]) -> _Block:
+    def of(cls, text: str, pairs: Sequence[tuple[_Read, tuple[float, ...]]]) -> _Block:
+        """The block of candidates of ``text`` (their reads and static columns)."""
         reads = tuple(r for r, _ in pairs)
         ext = np.zeros((len(pairs), len(FEATURES) + 7), dtype=np.float32)
-        codes: list[int] = []
-        for i, (r, static) in enumerate(pairs):
-            c = r.cand
-            own = [
-                *_codes(r.bigrams),
-                *_codes(_bigrams(r.before_flat), 1),
-                *_codes(_bigrams(r.after_flat), 2),
-            ]
-            codes.extend(own)
-            ext[i, : len(FEATURES)] = static
-            ext[i, _SPAN:] = (
-                c.start,
-                c.end,
-                r.kind,
-                len(r.bigrams),
-                ord(r.before_trim[-1]) if r.before_trim else -1,
-                ord(r.after_trim[0]) if r.after_trim else -1,
-                len(own),
-            )
-        return cls(
-            reads, tuple(c.text for c in (r.cand for r in reads)), ext, np.array(codes, np.int64)
-        )
+        if not pairs:
+            return cls(reads, (), ext, np.zeros(0, dtype=np.int64))
+        ext[:, _STATIC] = [static for _, static in pairs]
+        spans = np.array([(r.cand.start, r.cand.end, r.kind) for r in reads], dtype=np.int64)
+        ext[:, _SPAN : _SPAN + 3] = spans
+        ext[:, _LAST] = [ord(r.before_trim[-1]) if r.before_trim else -1 for r in reads]
+        ext[:, _FIRST] = [ord(r.after_trim[0]) if r.after_trim else -1 for r in reads]
+        keys = _span_codes(text, spans)
+        rows = keys >> 44
+        ext[:, _NCODES] = np.bincount(rows, minlength=len(reads))
+        ext[:, _NBIG] = np.bincount(rows[(keys >> 42) & 3 == 0], minlength=len(reads))
+        texts = tuple(r.cand.text for r in reads)
+        return cls(reads, texts, ext, keys & ((1 << 44) - 1))
 
     def __len__(self) -> int:
         return len(self.reads)
@@ -397,7 +424,7 @@ def _trimmed_block(text: str, r: _Read, start: int, end: int) -> _Block:
     if got is None:
         c = r.cand
         t = Candidate(start, end, text[start:end], c.kind, c.unit, c.quoted, c.tokens)
-        got = r.trims[(start, end)] = _Block.of([_read(text, t)])
+        got = r.trims[(start, end)] = _Block.of(text, [_read(text, t)])
     return got
 
 
@@ -415,7 +442,7 @@ def _sentence_reads(text: str) -> _SentenceReads:
     Bounded: some 40 candidates a sentence at about a kilobyte each, so 4096 sentences (the
     hot set of a busy service) stay under 200 MB.
     """
-    block = _Block.of([_read(text, c) for c in extract(text)])
+    block = _Block.of(text, [_read(text, c) for c in extract(text)])
     trimmable = tuple(r for r in block.reads if r.trimmable)
     return _SentenceReads(
         block, trimmable, tuple((r.cand.text[:2], r.cand.text[-2:]) for r in trimmable)

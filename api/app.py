@@ -16,7 +16,6 @@ with ``{"detail": "internal error"}`` while the traceback goes to the log.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import time
@@ -25,10 +24,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -141,17 +141,14 @@ class RequestObserver:
             seconds = time.perf_counter() - t0
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.observe(scope["method"], route, status, seconds)
-            access_log.info(
-                json.dumps(
-                    {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round(seconds * 1000, 1),
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                line = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round(seconds * 1000, 1),
+                }
+                access_log.info(orjson.dumps(line).decode())
 
 
 # -- dependencies ----------------------------------------------------------------------
@@ -275,7 +272,7 @@ def create_app(
         return JSONResponse({"detail": exc.detail}, exc.status)
 
     @app.post("/ask", response_model=AnswerOut, responses=_errors(400, 413, 422))
-    async def ask(body: AskRequest, service: Service) -> JSONResponse:
+    async def ask(body: AskRequest, service: Service) -> Response:
         """Answer a question from the corpus, with evidence and citation.
 
         ``answer`` is null when the corpus does not answer it. An empty question, or one
@@ -292,7 +289,7 @@ def create_app(
         service.metrics.count("abstained" if answer.answer is None else "answered")
         # built from the same dataclasses AnswerOut documents (tests check the schema), so
         # returned as is rather than validated again on every answer
-        return JSONResponse(answer.to_json())
+        return Response(orjson.dumps(answer.to_json()), media_type="application/json")
 
     @app.get("/health", response_model=HealthOut)
     def health(service: Service) -> dict[str, Any]:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag.cleaning import MappedText
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """A flat dataclass's fields as a dict (``asdict`` without its deep copy: the values
+    are strings, numbers and None)."""
+    return {name: getattr(value, name) for name in value.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ class Chunk:
     section: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _fields(self)
 
 
 @dataclass(frozen=True)
@@ -219,7 +225,7 @@ class Citation:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _fields(self)
 
     def line(self) -> str:
         """One line a person can follow: 《title》 · publication issue · author · file:start-end."""
@@ -249,7 +255,7 @@ class Evidence:
     answer_end: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _fields(self)
 
 
 @dataclass(frozen=True)

@@ -166,18 +166,6 @@ _HEAD_TRIM = re.compile(r"(被称为|被称作|被誉为|称为|称作|叫做|�
 
 
 @dataclass
-class _Sentence:
-    passage: int
-    article: Article
-    start: int  # in article text
-    end: int
-    text: str
-    cover: float = 0.0
-    cover_bigrams: float = 0.0
-    rank: int = 0
-
-
-@dataclass
 class CandidateRow:
     """One candidate with where it stands; ``x`` is its feature vector (order of FEATURES)."""
 
@@ -190,8 +178,54 @@ class CandidateRow:
     x: np.ndarray
 
 
+@dataclass
+class _Sentence:
+    passage: int
+    article: Article
+    start: int  # in article text
+    end: int
+    text: str
+    cover: float = 0.0
+    cover_bigrams: float = 0.0
+    rank: int = 0
+    terms: tuple[int, ...] = ()  # the question words it holds (indices into qt.terms)
+
+
 def _cover(qt: QuestionTerms, text: str) -> float:
     return sum(w for t, w in qt.terms if t in text) / qt.weight
+
+
+@dataclass(frozen=True)
+class _ChunkSentences:
+    """The sentences a chunk overlaps: where each starts in the article (its identity), the
+    span read (a run-on over 400 characters is cut to the chunk), its text, and the codes
+    of its bigrams without whitespace (see :func:`_codes`), all rows together."""
+
+    starts: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]
+    texts: tuple[str, ...]
+    codes: np.ndarray
+    rows: np.ndarray
+
+
+@lru_cache(maxsize=8192)
+def _chunk_sentences(text: str, c0: int, c1: int) -> _ChunkSentences:
+    spans, ends = _sentence_index(text)
+    starts, read = [], []
+    for s, e in spans[bisect.bisect_right(ends, c0) :]:  # from the first ending after c0
+        if s >= c1:
+            break
+        starts.append(s)
+        read.append((max(s, c0), min(e, c1)) if e - s > 400 else (s, e))
+    texts = tuple(text[s:e] for s, e in read)
+    groups = [sorted(set(_codes(_bigrams(t)))) for t in texts]
+    return _ChunkSentences(
+        tuple(starts),
+        tuple(read),
+        texts,
+        np.array([c for g in groups for c in g], dtype=np.int64),
+        np.repeat(np.arange(len(texts)), [len(g) for g in groups]),
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -205,33 +239,56 @@ def select_sentences(
     qt: QuestionTerms, passages: Sequence[Passage], keep: int = 6
 ) -> list[_Sentence]:
     """The sentences of the passages that hold most of the question, best first."""
-    out: list[_Sentence] = []
+    terms = [t for t, _ in qt.terms]
+    weights = [w for _, w in qt.terms]
     seen: set[tuple[str, int]] = set()
-    nb = len(qt.bigrams) or 1
+    found: list[tuple[int, Article, int, int, str, tuple[int, ...]]] = []
+    covers: list[float] = []
+    code_parts: list[np.ndarray] = []
     for pi, p in enumerate(passages):
         a = p.article
         if a is None:
             continue
         c0 = p.chunk.text_start
-        c1 = c0 + len(p.chunk.text)
-        spans, ends = _sentence_index(a.text)
-        for s, e in spans[bisect.bisect_right(ends, c0) :]:  # from the first ending after c0
-            if s >= c1:
-                break
-            if (a.id, s) in seen:
+        table = _chunk_sentences(a.text, c0, c0 + len(p.chunk.text))
+        fresh = []
+        for j, s0 in enumerate(table.starts):
+            if (a.id, s0) in seen:
                 continue
-            seen.add((a.id, s))
-            if e - s > 400:  # PDF run-ons: read the part inside the chunk
-                s, e = max(s, c0), min(e, c1)
-            text = a.text[s:e]
-            sent = _Sentence(pi, a, s, e, text)
-            sent.cover = _cover(qt, text)
-            sent.cover_bigrams = sum(map(_flat(text).__contains__, qt.bigrams)) / nb
-            out.append(sent)
-    out.sort(key=lambda x: -(x.cover + x.cover_bigrams + 0.15 / (1 + x.passage)))
-    for r, sent in enumerate(out):
-        sent.rank = r
-    return out[:keep]
+            seen.add((a.id, s0))
+            text = table.texts[j]
+            held = tuple(k for k, t in enumerate(terms) if t in text)
+            covers.append(sum(weights[k] for k in held) / qt.weight)
+            found.append((pi, a, *table.spans[j], text, held))
+            fresh.append(j)
+        if len(fresh) == len(table.starts):
+            code_parts.append((table.codes, table.rows + (len(found) - len(fresh))))
+        elif fresh:
+            renumber = np.full(len(table.starts), -1)  # a sentence seen before: dropped
+            renumber[fresh] = np.arange(len(found) - len(fresh), len(found))
+            rows = renumber[table.rows]
+            code_parts.append((table.codes[rows >= 0], rows[rows >= 0]))
+    if not found:
+        return []
+    # the question's bigrams each sentence holds, all sentences at once
+    wanted = np.array(sorted(_codes(qt.bigrams)), dtype=np.int64)
+    codes = np.concatenate([c for c, _ in code_parts])
+    rows = np.concatenate([r for _, r in code_parts])
+    if len(wanted):
+        hit = wanted[np.minimum(np.searchsorted(wanted, codes), len(wanted) - 1)] == codes
+    else:
+        hit = np.zeros(len(codes), dtype=bool)
+    nb = len(qt.bigrams) or 1
+    held_bigrams = (np.bincount(rows, weights=hit, minlength=len(found)) / nb).tolist()
+    order = sorted(
+        range(len(found)),
+        key=lambda i: -(covers[i] + held_bigrams[i] + 0.15 / (1 + found[i][0])),
+    )
+    out = []
+    for r, i in enumerate(order[:keep]):
+        pi, a, s, e, text, held = found[i]
+        out.append(_Sentence(pi, a, s, e, text, covers[i], held_bigrams[i], r, held))
+    return out
 
 
 def _adjacent(test, pieces: list[str]) -> float:
@@ -597,11 +654,12 @@ def _nearness(
     same sentence, capped at 60.
     """
     n = len(spans)
+    terms = qt.terms
     hits = [
-        (si, p, p + len(t), k)
+        (si, p, p + len(terms[k][0]), k)
         for si, sent in enumerate(sentences)
-        for k, (t, _) in enumerate(qt.terms)
-        for p in _positions(sent.text, t)
+        for k in sent.terms
+        for p in _positions(sent.text, terms[k][0])
     ]
     if not hits:
         return np.zeros(n, dtype=np.float32), np.ones(n, dtype=np.float32)

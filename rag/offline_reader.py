@@ -663,17 +663,20 @@ def _nearness(
     ]
     if not hits:
         return np.zeros(n, dtype=np.float32), np.ones(n, dtype=np.float32)
+    # each sentence's positions moved 2**24 apart, so that a word in another sentence is
+    # never near a candidate nor its nearest word
     h = np.array(hits, dtype=np.int64)  # (hits, 4): sentence, start, end, term
-    cs, ce = spans[:, 0:1], spans[:, 1:2]
-    same = np.repeat(np.arange(len(sentences)), sizes)[:, None] == h[None, :, 0]
-    hs, he = h[None, :, 1], h[None, :, 2]
-    inside = same & (hs >= cs - 20) & (he <= ce + 20)  # (candidates, hits)
+    hs = (h[:, 1] + (h[:, 0] << 24))[None, :]
+    he = (h[:, 2] + (h[:, 0] << 24))[None, :]
+    shift = np.repeat(np.arange(len(sentences), dtype=np.int64) << 24, sizes)
+    cs, ce = (spans[:, 0] + shift)[:, None], (spans[:, 1] + shift)[:, None]
+    inside = (hs >= cs - 20) & (he <= ce + 20)  # (candidates, hits)
     which = np.zeros((len(hits), len(qt.terms)), dtype=np.float32)
     which[np.arange(len(hits)), h[:, 3]] = 1.0
     held = (inside.astype(np.float32) @ which) > 0  # (candidates, terms): each word once
     near = held @ np.array([w for _, w in qt.terms]) / qt.weight
-    gap = np.where(he <= cs, cs - he, np.where(hs >= ce, hs - ce, 0))
-    dist = np.where(same, gap, 60).min(axis=1)
+    # characters between candidate and word: the larger of the two signed gaps, 0 if they meet
+    dist = np.maximum(np.maximum(cs - he, hs - ce).min(axis=1), 0)
     return near, np.minimum(dist, 60) / 60
 
 

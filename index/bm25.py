@@ -41,7 +41,7 @@ class BM25:
     def from_table(cls, table: TokenTable, k1: float = 1.2, b: float = 0.75) -> BM25:
         """BM25 over the rows of a token table (its vocabulary is the index's)."""
         bm = cls(k1, b)
-        tf = table.counts().T.tocsr()  # terms x docs
+        tf = table.counts(transpose=True)  # terms x docs
         n_docs = len(table)
         lengths = np.diff(table.indptr).astype(np.float32)
         df = np.diff(tf.indptr).astype(np.float32)

@@ -460,11 +460,13 @@ def write_index(
         assert previous is not None
         matrix[kept_at] = previous.vectors[kept_from]
     batch = 256
+    embedded = fitted is not None
     if fitted is not None:
         matrix[fresh_at] = fitted
+        fitted = None  # at 100x, 100 MB: the build's peak is what it holds at once
         if progress:
             progress("embed", len(fresh_at))
-    for s in range(0, len(fresh_chunks) if fitted is None else 0, batch):
+    for s in range(0, 0 if embedded else len(fresh_chunks), batch):
         part = fresh_chunks[s : s + batch]
         texts = fresh_texts[s : s + len(part)]
         if offline:
@@ -476,6 +478,7 @@ def write_index(
             progress("embed", len(part))
     report.embedded_chunks = len(fresh_chunks)
     report.chunk_count = len(chunks)
+    del fresh_texts, fresh_tokens, fresh_chunks  # not needed below (the peak is BM25's count)
 
     folder = _new_version(index_dir)
     try:
@@ -491,6 +494,8 @@ def write_index(
         tokens.save(folder / "tokens.npz")
         vstore = VectorStore.build(matrix, hnsw_above=hnsw_above)
         vstore.save(folder / "dense.faiss")
+        vector_index = vstore.kind
+        del vstore, matrix  # the vectors and their graph are on disk: drop them before BM25
         BM25.from_table(tokens).save(folder / "bm25.npz")
         (folder / "terms.txt").write_text("\n".join(tokenizer.terms), encoding="utf-8")
         embedder.save(folder)
@@ -505,7 +510,7 @@ def write_index(
             ).hexdigest()[:32],
             "sources": fps,
             "build_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "vector_index": vstore.kind,
+            "vector_index": vector_index,
             "settings": dict(settings),
             "terms": len(tokenizer.terms),
         }

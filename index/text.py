@@ -219,21 +219,53 @@ class TokenTable:
     def rows(self) -> list[list[str]]:
         return [self.row(i) for i in range(len(self))]
 
-    def counts(self, n_cols: int | None = None, col_of: np.ndarray | None = None):
+    def counts(
+        self,
+        n_cols: int | None = None,
+        col_of: np.ndarray | None = None,
+        transpose: bool = False,
+    ):
         """(rows x vocab) CSR matrix of token counts; ``col_of`` maps ids to other columns
-        (-1 drops the token), into ``n_cols`` columns."""
+        (-1 drops the token), into ``n_cols`` columns; ``transpose``: (vocab x rows) instead.
+
+        Counted by sorting one integer key per token (row and column side by side) in place:
+        at 100x (some 20 million tokens) SciPy's COO-to-CSR conversion held several copies of
+        every token and was the peak of the build's memory.
+        """
         from scipy import sparse
 
-        rows = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.indptr))
+        n_rows = len(self)
+        n_cols = len(self.vocab) if n_cols is None else n_cols
+        # one key per token, made and sorted in place: (row, column), or (column, row)
         cols = self.ids.astype(np.int64)
         if col_of is not None:
             cols = col_of[cols]
-            keep = cols >= 0
-            rows, cols = rows[keep], cols[keep]
-        shape = (len(self), len(self.vocab) if n_cols is None else n_cols)
-        m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=shape)
-        m.sum_duplicates()
-        return m
+        kept = cols >= 0 if col_of is not None else None
+        rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(self.indptr))
+        n_major, n_minor = (n_cols, n_rows) if transpose else (n_rows, n_cols)
+        key, minor = (cols, rows) if transpose else (rows, cols)
+        del cols, rows
+        key *= max(n_minor, 1)
+        key += minor
+        del minor
+        if kept is not None:
+            key = key[kept]
+        key.sort()
+        new = np.ones(len(key), dtype=bool)
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        del new
+        data = np.diff(np.append(starts, len(key))).astype(np.float32)
+        key = key[starts]
+        del starts
+        majors = key // max(n_minor, 1)
+        key -= majors * max(n_minor, 1)
+        index_type = np.int32 if max(n_major, n_minor, len(key)) < 2**31 else np.int64
+        indices = key.astype(index_type)
+        del key
+        indptr = np.zeros(n_major + 1, dtype=index_type)
+        np.cumsum(np.bincount(majors, minlength=n_major), out=indptr[1:])
+        return sparse.csr_matrix((data, indices, indptr), shape=(n_major, n_minor))
 
     def take(self, index: Sequence[int] | np.ndarray) -> TokenTable:
         """The rows at ``index``, in that order (same vocabulary)."""

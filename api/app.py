@@ -282,8 +282,8 @@ def create_app(
         pipeline = service.pipeline  # this request keeps this index, whatever swaps meanwhile
         if pipeline.reader.offline:
             # a few milliseconds of pure Python: run it here rather than hand it to a thread
-            # (threads would only take turns on the GIL, and the hand-off costs as much)
-            answer = pipeline.ask(question, top_k=body.top_k)
+            # (threads would only take turns on the GIL), polling between turns (LoopTurns)
+            answer = await service.turns.run(pipeline.ask, question, top_k=body.top_k)
         else:  # a model reader takes long enough that the loop must keep serving meanwhile
             answer = await run_in_threadpool(pipeline.ask, question, top_k=body.top_k)
         service.metrics.count("abstained" if answer.answer is None else "answered")

@@ -13,6 +13,7 @@ serialised by one lock.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -113,8 +114,6 @@ class LoopTurns:
         self._over = False  # this pass has used its budget: later calls wait for the next
 
     async def run(self, fn, *args, **kwargs):  # noqa: ANN001, ANN201 - any call
-        import asyncio
-
         while self._over:
             await asyncio.sleep(0)  # to the next pass, after the loop's poll
         now = time.perf_counter()

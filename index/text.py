@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.ranges import concat_ranges
 from rag.cleaning import is_cjk
 
 # Words that carry the question, not its content.
@@ -273,8 +274,7 @@ class TokenTable:
         lengths = np.diff(self.indptr)[index]
         indptr = np.zeros(len(index) + 1, np.int64)
         np.cumsum(lengths, out=indptr[1:])
-        shift = np.repeat(self.indptr[index] - indptr[:-1], lengths)
-        return TokenTable(self.vocab, indptr, self.ids[np.arange(indptr[-1]) + shift])
+        return TokenTable(self.vocab, indptr, self.ids[concat_ranges(self.indptr[index], lengths)])
 
     @classmethod
     def join(cls, tables: Iterable[TokenTable]) -> TokenTable:

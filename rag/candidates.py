@@ -175,9 +175,8 @@ def _tagger():
     HMM tagging)."""
     import jieba.posseg
 
-    from index.words import WordCutter, jieba_default
+    from index.words import WordCutter
 
-    jieba_default()
     return WordCutter(), jieba.posseg.dt.word_tag_tab
 
 

@@ -218,7 +218,7 @@ def _chunk_sentences(text: str, c0: int, c1: int) -> _ChunkSentences:
         starts.append(s)
         read.append((max(s, c0), min(e, c1)) if e - s > 400 else (s, e))
     texts = tuple(text[s:e] for s, e in read)
-    groups = [sorted(set(_codes(_bigrams(t)))) for t in texts]
+    groups = [_codes(_bigrams(t)) for t in texts]  # distinct: _bigrams is a set
     return _ChunkSentences(
         tuple(starts),
         tuple(read),
@@ -271,13 +271,9 @@ def select_sentences(
     if not found:
         return []
     # the question's bigrams each sentence holds, all sentences at once
-    wanted = np.array(sorted(_codes(qt.bigrams)), dtype=np.int64)
     codes = np.concatenate([c for c, _ in code_parts])
     rows = np.concatenate([r for _, r in code_parts])
-    if len(wanted):
-        hit = wanted[np.minimum(np.searchsorted(wanted, codes), len(wanted) - 1)] == codes
-    else:
-        hit = np.zeros(len(codes), dtype=bool)
+    hit = _member(codes, _codes(qt.bigrams))
     nb = len(qt.bigrams) or 1
     held_bigrams = (np.bincount(rows, weights=hit, minlength=len(found)) / nb).tolist()
     order = sorted(
@@ -382,6 +378,14 @@ def _codes(bigrams, channel: int = 0) -> list[int]:
     return [tag | (ord(b[0]) << 21) | ord(b[1]) for b in bigrams]
 
 
+def _member(codes: np.ndarray, wanted: Sequence[int]) -> np.ndarray:
+    """Which of ``codes`` are among ``wanted`` (a few dozen): a bisection per code."""
+    if not wanted:
+        return np.zeros(len(codes), dtype=bool)
+    w = np.array(sorted(wanted), dtype=np.int64)
+    return w[np.minimum(np.searchsorted(w, codes), len(w) - 1)] == codes
+
+
 def _span_codes_one_by_one(text: str, spans: np.ndarray) -> np.ndarray:
     """What :func:`_span_codes` computes, by its definition, candidate by candidate."""
     keys: set[int] = set()
@@ -439,7 +443,6 @@ class _Block:
     """
 
     reads: tuple[_Read, ...]
-    texts: tuple[str, ...]
     ext: np.ndarray  # (candidates, FEATURES + 7), float32 (every value is exact in it)
     codes: np.ndarray  # int64
     titled: dict[str, tuple[bool, ...]] = field(default_factory=dict, compare=False)
@@ -450,7 +453,7 @@ class _Block:
         reads = tuple(r for r, _ in pairs)
         ext = np.zeros((len(pairs), len(FEATURES) + 7), dtype=np.float32)
         if not pairs:
-            return cls(reads, (), ext, np.zeros(0, dtype=np.int64))
+            return cls(reads, ext, np.zeros(0, dtype=np.int64))
         ext[:, _STATIC] = [static for _, static in pairs]
         spans = np.array([(r.cand.start, r.cand.end, r.kind) for r in reads], dtype=np.int64)
         ext[:, _SPAN : _SPAN + 3] = spans
@@ -460,8 +463,7 @@ class _Block:
         rows = keys >> 44
         ext[:, _NCODES] = np.bincount(rows, minlength=len(reads))
         ext[:, _NBIG] = np.bincount(rows[(keys >> 42) & 3 == 0], minlength=len(reads))
-        texts = tuple(r.cand.text for r in reads)
-        return cls(reads, texts, ext, keys & ((1 << 44) - 1))
+        return cls(reads, ext, keys & ((1 << 44) - 1))
 
     def __len__(self) -> int:
         return len(self.reads)
@@ -471,7 +473,7 @@ class _Block:
         if got is None:
             if len(self.titled) > 8:  # the same sentence in many articles: rare, bounded
                 self.titled.clear()
-            got = self.titled[title] = tuple(t in title for t in self.texts)
+            got = self.titled[title] = tuple(r.cand.text in title for r in self.reads)
         return got
 
 
@@ -489,7 +491,6 @@ def _trimmed_block(text: str, r: _Read, start: int, end: int) -> _Block:
 class _SentenceReads:
     block: _Block  # every candidate of the sentence
     trimmable: tuple[_Read, ...]  # the reads a question may trim
-    ends: tuple[tuple[str, str], ...]  # their first and last two characters
 
 
 @lru_cache(maxsize=4096)
@@ -500,10 +501,7 @@ def _sentence_reads(text: str) -> _SentenceReads:
     hot set of a busy service) stay under 200 MB.
     """
     block = _Block.of(text, [_read(text, c) for c in extract(text)])
-    trimmable = tuple(r for r in block.reads if r.trimmable)
-    return _SentenceReads(
-        block, trimmable, tuple((r.cand.text[:2], r.cand.text[-2:]) for r in trimmable)
-    )
+    return _SentenceReads(block, tuple(r for r in block.reads if r.trimmable))
 
 
 @dataclass(frozen=True)
@@ -558,11 +556,11 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     for sent in sentences:
         sr = _sentence_reads(sent.text)
         own = [sr.block]
-        for r, (head, tail) in zip(sr.trimmable, sr.ends):
-            if head in q_pairs or tail in q_pairs:
+        for r in sr.trimmable:
+            head, tail = r.cand.text[:2] in q_pairs, r.cand.text[-2:] in q_pairs
+            if head or tail:
                 own.extend(
-                    _trimmed_block(sent.text, r, s, e)
-                    for s, e in _trims(r.cand, qtext, head in q_pairs, tail in q_pairs)
+                    _trimmed_block(sent.text, r, s, e) for s, e in _trims(r.cand, qtext, head, tail)
                 )
         title = sent.article.title
         titles.extend(b.in_title(title) for b in own)
@@ -574,7 +572,7 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     if not n:
         return Featurised([], [], np.zeros((0, len(FEATURES)), dtype=np.float32))
     reads = list(chain.from_iterable(b.reads for b in blocks))
-    texts = list(chain.from_iterable(b.texts for b in blocks))
+    texts = [r.cand.text for r in reads]
     at = _AT
     ext = np.concatenate([b.ext for b in blocks])
     x = ext[:, : len(FEATURES)]
@@ -591,15 +589,9 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     x[:, at["near_cover"]], x[:, at["distance"]] = _nearness(qt, sentences, sizes, spans)
     # bigram overlaps of the text and of each side with the question's, every row at once
     qbig, left_bigrams, right_bigrams = _bigrams(qtext), _bigrams(left), _bigrams(right)
-    wanted = np.array(
-        sorted(_codes(qbig) + _codes(left_bigrams, 1) + _codes(right_bigrams, 2)), np.int64
-    )
     codes = np.concatenate([b.codes for b in blocks])
     rows = np.repeat(np.arange(n), ext[:, _NCODES].astype(np.int64))
-    if len(wanted):
-        hit = wanted[np.minimum(np.searchsorted(wanted, codes), len(wanted) - 1)] == codes
-    else:
-        hit = np.zeros(len(codes), dtype=bool)
+    hit = _member(codes, _codes(qbig) + _codes(left_bigrams, 1) + _codes(right_bigrams, 2))
     held = np.bincount(rows * 3 + (codes >> 42), weights=hit, minlength=3 * n).reshape(n, 3)
     in_q = np.array([t in qtext for t in texts], dtype=np.float64)
     n_big = ext[:, _NBIG].astype(np.float64)

@@ -206,6 +206,7 @@ class _ChunkSentences:
     texts: tuple[str, ...]
     codes: np.ndarray
     rows: np.ndarray
+    whole: str  # from the first sentence's start to the last one's end: which words to look for
 
 
 @lru_cache(maxsize=8192)
@@ -225,6 +226,7 @@ def _chunk_sentences(text: str, c0: int, c1: int) -> _ChunkSentences:
         texts,
         np.array([c for g in groups for c in g], dtype=np.int64),
         np.repeat(np.arange(len(texts)), [len(g) for g in groups]),
+        text[read[0][0] : read[-1][1]] if read else "",
     )
 
 
@@ -242,32 +244,34 @@ def select_sentences(
     terms = [t for t, _ in qt.terms]
     weights = [w for _, w in qt.terms]
     seen: set[tuple[str, int]] = set()
-    found: list[tuple[int, Article, int, int, str, tuple[int, ...]]] = []
+    found: list[tuple[int, Article, _ChunkSentences, int]] = []  # passage, article, table, row
     covers: list[float] = []
-    code_parts: list[np.ndarray] = []
+    helds: list[tuple[int, ...]] = []
+    code_parts: list[tuple[np.ndarray, np.ndarray]] = []
     for pi, p in enumerate(passages):
         a = p.article
         if a is None:
             continue
         c0 = p.chunk.text_start
         table = _chunk_sentences(a.text, c0, c0 + len(p.chunk.text))
-        fresh = []
-        for j, s0 in enumerate(table.starts):
-            if (a.id, s0) in seen:
-                continue
-            seen.add((a.id, s0))
-            text = table.texts[j]
-            held = tuple(k for k, t in enumerate(terms) if t in text)
-            covers.append(sum(weights[k] for k in held) / qt.weight)
-            found.append((pi, a, *table.spans[j], text, held))
-            fresh.append(j)
-        if len(fresh) == len(table.starts):
-            code_parts.append((table.codes, table.rows + (len(found) - len(fresh))))
-        elif fresh:
-            renumber = np.full(len(table.starts), -1)  # a sentence seen before: dropped
-            renumber[fresh] = np.arange(len(found) - len(fresh), len(found))
+        keys = [(a.id, s0) for s0 in table.starts]
+        base = len(found)
+        if seen.isdisjoint(keys):
+            fresh: Sequence[int] = range(len(keys))
+            code_parts.append((table.codes, table.rows + base))
+        else:  # a sentence seen in an earlier passage is dropped
+            fresh = [j for j, key in enumerate(keys) if key not in seen]
+            renumber = np.full(len(keys), -1)
+            renumber[fresh] = np.arange(base, base + len(fresh))
             rows = renumber[table.rows]
             code_parts.append((table.codes[rows >= 0], rows[rows >= 0]))
+        seen.update(keys)
+        present = [k for k, t in enumerate(terms) if t in table.whole]
+        for j in fresh:
+            found.append((pi, a, table, j))
+            held = tuple(k for k in present if terms[k] in table.texts[j]) if present else ()
+            helds.append(held)
+            covers.append(sum(weights[k] for k in held) / qt.weight if held else 0.0)
     if not found:
         return []
     # the question's bigrams each sentence holds, all sentences at once
@@ -282,8 +286,10 @@ def select_sentences(
     )
     out = []
     for r, i in enumerate(order[:keep]):
-        pi, a, s, e, text, held = found[i]
-        out.append(_Sentence(pi, a, s, e, text, covers[i], held_bigrams[i], r, held))
+        pi, a, table, j = found[i]
+        s, e = table.spans[j]
+        text = table.texts[j]
+        out.append(_Sentence(pi, a, s, e, text, covers[i], held_bigrams[i], r, helds[i]))
     return out
 
 
@@ -378,11 +384,39 @@ def _codes(bigrams, channel: int = 0) -> list[int]:
     return [tag | (ord(b[0]) << 21) | ord(b[1]) for b in bigrams]
 
 
+# multipliers for _member's hash (odd 64-bit constants of well-known mixers)
+_MIXERS = tuple(
+    np.uint64(m)
+    for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)
+)
+_SLOT_BITS = 12
+_SLOT_SHIFT = np.uint64(64 - _SLOT_BITS)
+
+
 def _member(codes: np.ndarray, wanted: Sequence[int]) -> np.ndarray:
-    """Which of ``codes`` are among ``wanted`` (a few dozen): a bisection per code."""
+    """Which of ``codes`` are among ``wanted`` (a few dozen distinct codes).
+
+    A small hash table: each wanted code in its own slot of 4096 (multiplicative hashing,
+    with the first multiplier under which no two wanted codes share a slot), and a code
+    is wanted if its slot holds it. Four times cheaper than a bisection per code; a
+    bisection when every multiplier collides.
+    """
     if not wanted:
         return np.zeros(len(codes), dtype=bool)
-    w = np.array(sorted(wanted), dtype=np.int64)
+    w = np.array(wanted, dtype=np.int64)
+    u = w.view(np.uint64)
+    for mix in _MIXERS:
+        slots = (u * mix) >> _SLOT_SHIFT
+        if len(set(slots.tolist())) == len(w):
+            table = np.full(1 << _SLOT_BITS, -1, dtype=np.int64)  # no code is negative
+            table[slots] = w
+            return table[(codes.view(np.uint64) * mix) >> _SLOT_SHIFT] == codes
+    return _member_sorted(codes, w)
+
+
+def _member_sorted(codes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """:func:`_member` by a bisection per code."""
+    w = np.unique(wanted)
     return w[np.minimum(np.searchsorted(w, codes), len(w) - 1)] == codes
 
 
@@ -426,7 +460,19 @@ def _span_codes(text: str, spans: np.ndarray) -> np.ndarray:
     return np.unique(np.repeat(tags, length) | pool[concat_ranges(start, length)])
 
 
-_SPAN, _NBIG, _LAST, _FIRST, _NCODES = (len(FEATURES) + i for i in (0, 3, 4, 5, 6))
+# the columns after FEATURES in a block's ``ext``
+_SPAN, _NBIG, _LAST, _FIRST, _NCODES, _TEXT_LAST, _OPEN_LAST, _CLOSE_FIRST = (
+    len(FEATURES) + i for i in (0, 3, 4, 5, 6, 7, 8, 9)
+)
+_EXT = len(FEATURES) + 10
+
+
+def _ord_last(s: str) -> int:
+    return ord(s[-1]) if s else -1
+
+
+def _ord_first(s: str) -> int:
+    return ord(s[0]) if s else -1
 
 
 @dataclass(frozen=True)
@@ -435,35 +481,48 @@ class _Block:
 
     ``ext`` is the question-free feature columns followed by what the question's part is
     computed from: the span (start, end, kind index), how many distinct bigrams the text
-    has, the code points that end ``before_trim`` and start ``after_trim`` (-1: empty) and
-    how many codes the row has in ``codes``: the bigrams of its text and of the ten
-    characters each side, channel-tagged (see :func:`_codes`), row after row. So "how many
-    of the question's bigrams does it hold", on every side of every candidate of a
-    question, is one membership test and one count.
+    has, the code points that end ``before_trim`` and start ``after_trim``, how many codes
+    the row has in ``codes``, and the code points that end the text, end ``before_open``
+    and start ``after_close`` (-1: empty). ``codes`` holds the bigrams of each text and of
+    the ten characters each side, channel-tagged (see :func:`_codes`), row after row. So
+    "how many of the question's bigrams does it hold", on every side of every candidate of
+    a question, is one membership test and one count, and a string test ("does it end with
+    the question's noun") is needed only where the character it turns on already matches.
+    ``keys``: each text's hash, to count equal texts among a question's candidates.
     """
 
     reads: tuple[_Read, ...]
-    ext: np.ndarray  # (candidates, FEATURES + 7), float32 (every value is exact in it)
+    ext: np.ndarray  # (candidates, _EXT), float32 (every value is exact in it)
     codes: np.ndarray  # int64
+    keys: np.ndarray  # int64
     titled: dict[str, tuple[bool, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, text: str, pairs: Sequence[tuple[_Read, tuple[float, ...]]]) -> _Block:
         """The block of candidates of ``text`` (their reads and static columns)."""
         reads = tuple(r for r, _ in pairs)
-        ext = np.zeros((len(pairs), len(FEATURES) + 7), dtype=np.float32)
+        ext = np.zeros((len(pairs), _EXT), dtype=np.float32)
         if not pairs:
-            return cls(reads, ext, np.zeros(0, dtype=np.int64))
+            return cls(reads, ext, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         ext[:, _STATIC] = [static for _, static in pairs]
         spans = np.array([(r.cand.start, r.cand.end, r.kind) for r in reads], dtype=np.int64)
         ext[:, _SPAN : _SPAN + 3] = spans
-        ext[:, _LAST] = [ord(r.before_trim[-1]) if r.before_trim else -1 for r in reads]
-        ext[:, _FIRST] = [ord(r.after_trim[0]) if r.after_trim else -1 for r in reads]
+        ext[:, [_LAST, _FIRST, _TEXT_LAST, _OPEN_LAST, _CLOSE_FIRST]] = [
+            (
+                _ord_last(r.before_trim),
+                _ord_first(r.after_trim),
+                _ord_last(r.cand.text),
+                _ord_last(r.before_open),
+                _ord_first(r.after_close),
+            )
+            for r in reads
+        ]
         keys = _span_codes(text, spans)
         rows = keys >> 44
         ext[:, _NCODES] = np.bincount(rows, minlength=len(reads))
         ext[:, _NBIG] = np.bincount(rows[(keys >> 42) & 3 == 0], minlength=len(reads))
-        return cls(reads, ext, keys & ((1 << 44) - 1))
+        hashes = np.array([hash(r.cand.text) for r in reads], dtype=np.int64)
+        return cls(reads, ext, keys & ((1 << 44) - 1), hashes)
 
     def __len__(self) -> int:
         return len(self.reads)
@@ -491,6 +550,8 @@ def _trimmed_block(text: str, r: _Read, start: int, end: int) -> _Block:
 class _SentenceReads:
     block: _Block  # every candidate of the sentence
     trimmable: tuple[_Read, ...]  # the reads a question may trim
+    heads: np.ndarray  # the code (see _codes) of each trimmable's first two characters
+    tails: np.ndarray  # and of its last two
 
 
 @lru_cache(maxsize=4096)
@@ -501,7 +562,13 @@ def _sentence_reads(text: str) -> _SentenceReads:
     hot set of a busy service) stay under 200 MB.
     """
     block = _Block.of(text, [_read(text, c) for c in extract(text)])
-    return _SentenceReads(block, tuple(r for r in block.reads if r.trimmable))
+    trimmable = tuple(r for r in block.reads if r.trimmable)
+    return _SentenceReads(
+        block,
+        trimmable,
+        np.array(_codes(r.cand.text[:2] for r in trimmable), dtype=np.int64),
+        np.array(_codes(r.cand.text[-2:] for r in trimmable), dtype=np.int64),
+    )
 
 
 @dataclass(frozen=True)
@@ -547,32 +614,35 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     left = _TRIM_LEFT.sub("", qa.left)[-8:]
     right = _TRIM_RIGHT.sub("", qa.right)[:8]
     qtext = qa.text
-    q_pairs = {qtext[i : i + 2] for i in range(len(qtext) - 1)}  # "x in qtext" for 2 chars
-    # each sentence's cached candidates, then the ones this question trims out of them
+    # each sentence's cached candidates, then the ones this question trims out of them: only
+    # a candidate whose first or last two characters the question holds can be trimmed
+    srs = [_sentence_reads(sent.text) for sent in sentences]
+    q_pairs = _codes({qtext[i : i + 2] for i in range(len(qtext) - 1)})
+    heads = _member(np.concatenate([sr.heads for sr in srs]), q_pairs).tolist()
+    tails = _member(np.concatenate([sr.tails for sr in srs]), q_pairs).tolist()
     row_sents: list[_Sentence] = []
     blocks: list[_Block] = []
-    titles: list[tuple[bool, ...]] = []
+    titles: list[bool] = []
     sizes: list[int] = []  # candidates per sentence, in order
-    for sent in sentences:
-        sr = _sentence_reads(sent.text)
-        own = [sr.block]
+    k = 0  # into heads and tails
+    for sent, sr in zip(sentences, srs):
+        text, title = sent.text, sent.article.title
+        blocks.append(sr.block)
+        titles.extend(sr.block.in_title(title))
+        size = len(sr.block)
         for r in sr.trimmable:
-            head, tail = r.cand.text[:2] in q_pairs, r.cand.text[-2:] in q_pairs
-            if head or tail:
-                own.extend(
-                    _trimmed_block(sent.text, r, s, e) for s, e in _trims(r.cand, qtext, head, tail)
-                )
-        title = sent.article.title
-        titles.extend(b.in_title(title) for b in own)
-        size = sum(map(len, own))
-        blocks.extend(own)
+            if heads[k] or tails[k]:
+                for s, e in _trims(r.cand, qtext, heads[k], tails[k]):
+                    blocks.append(_trimmed_block(text, r, s, e))
+                    titles.append(text[s:e] in title)
+                    size += 1
+            k += 1
         row_sents.extend([sent] * size)
         sizes.append(size)
     n = len(row_sents)
     if not n:
         return Featurised([], [], np.zeros((0, len(FEATURES)), dtype=np.float32))
     reads = list(chain.from_iterable(b.reads for b in blocks))
-    texts = [r.cand.text for r in reads]
     at = _AT
     ext = np.concatenate([b.ext for b in blocks])
     x = ext[:, : len(FEATURES)]
@@ -593,8 +663,12 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     rows = np.repeat(np.arange(n), ext[:, _NCODES].astype(np.int64))
     hit = _member(codes, _codes(qbig) + _codes(left_bigrams, 1) + _codes(right_bigrams, 2))
     held = np.bincount(rows * 3 + (codes >> 42), weights=hit, minlength=3 * n).reshape(n, 3)
-    in_q = np.array([t in qtext for t in texts], dtype=np.float64)
+    # in the question as a whole: a text of two or more characters can be only if the
+    # question holds all its bigrams
     n_big = ext[:, _NBIG].astype(np.float64)
+    in_q = np.zeros(n, dtype=np.float64)
+    for k in np.flatnonzero((n_big == 0) | (held[:, 0] == n_big)).tolist():
+        in_q[k] = reads[k].cand.text in qtext
     x[:, at["in_question"]] = np.where(n_big > 0, held[:, 0] / np.maximum(n_big, 1), in_q)
     x[:, at["all_in_question"]] = in_q
     if left_bigrams:
@@ -611,16 +685,21 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
         for k in np.flatnonzero(ext[:, _FIRST] == ord(right[0])).tolist():
             x[k, at["right_adjacent"]] = _adjacent(reads[k].after_trim.startswith, right_starts)
     # how often the same text stands among the candidates
-    ids: dict[str, int] = {}
-    tid = np.array([ids.setdefault(t, len(ids)) for t in texts], dtype=np.int64)
-    x[:, at["redundancy"]] = np.log1p(np.bincount(tid)[tid] - 1.0)
-    x[:, at["in_title"]] = list(chain.from_iterable(titles))
+    keys = np.concatenate([b.keys for b in blocks])
+    ordered = np.sort(keys)
+    same = np.searchsorted(ordered, keys, "right") - np.searchsorted(ordered, keys, "left")
+    x[:, at["redundancy"]] = np.log1p(same - 1.0)
+    x[:, at["in_title"]] = titles
     if qt.wh_noun:
-        x[:, at["wh_noun_suffix"]] = [t.endswith(qt.wh_noun) for t in texts]
-        x[:, at["wh_noun_last_char"]] = [t[-1] == qt.wh_noun[-1] for t in texts]
+        last = ext[:, _TEXT_LAST] == ord(qt.wh_noun[-1])
+        x[:, at["wh_noun_last_char"]] = last
+        for k in np.flatnonzero(last).tolist():
+            x[k, at["wh_noun_suffix"]] = reads[k].cand.text.endswith(qt.wh_noun)
     if qt.head:
-        x[:, at["head_follows"]] = [r.after_close.startswith(qt.head) for r in reads]
-        x[:, at["head_precedes"]] = [r.before_open.endswith(qt.head) for r in reads]
+        for k in np.flatnonzero(ext[:, _CLOSE_FIRST] == ord(qt.head[0])).tolist():
+            x[k, at["head_follows"]] = reads[k].after_close.startswith(qt.head)
+        for k in np.flatnonzero(ext[:, _OPEN_LAST] == ord(qt.head[-1])).tolist():
+            x[k, at["head_precedes"]] = reads[k].before_open.endswith(qt.head)
     if qa.unit or qa.unit_class:
         for k in np.flatnonzero(spans[:, 2] == _KIND_AT["number"]).tolist():
             r = reads[k]
@@ -648,7 +727,7 @@ def _nearness(
     n = len(spans)
     terms = qt.terms
     hits = [
-        (si, p, p + len(terms[k][0]), k)
+        (si, p, k)
         for si, sent in enumerate(sentences)
         for k in sent.terms
         for p in _positions(sent.text, terms[k][0])
@@ -657,18 +736,30 @@ def _nearness(
         return np.zeros(n, dtype=np.float32), np.ones(n, dtype=np.float32)
     # each sentence's positions moved 2**24 apart, so that a word in another sentence is
     # never near a candidate nor its nearest word
-    h = np.array(hits, dtype=np.int64)  # (hits, 4): sentence, start, end, term
-    hs = (h[:, 1] + (h[:, 0] << 24))[None, :]
-    he = (h[:, 2] + (h[:, 0] << 24))[None, :]
+    h = np.array(hits, dtype=np.int64)  # (hits, 3): sentence, start, term
+    lengths = np.array([len(t) for t, _ in terms], dtype=np.int64)
+    hs = h[:, 1] + (h[:, 0] << 24)
+    he = hs + lengths[h[:, 2]]
     shift = np.repeat(np.arange(len(sentences), dtype=np.int64) << 24, sizes)
-    cs, ce = (spans[:, 0] + shift)[:, None], (spans[:, 1] + shift)[:, None]
-    inside = (hs >= cs - 20) & (he <= ce + 20)  # (candidates, hits)
-    which = np.zeros((len(hits), len(qt.terms)), dtype=np.float32)
-    which[np.arange(len(hits)), h[:, 3]] = 1.0
-    held = (inside.astype(np.float32) @ which) > 0  # (candidates, terms): each word once
-    near = held @ np.array([w for _, w in qt.terms]) / qt.weight
-    # characters between candidate and word: the larger of the two signed gaps, 0 if they meet
-    dist = np.maximum(np.maximum(cs - he, hs - ce).min(axis=1), 0)
+    cs, ce = spans[:, 0] + shift, spans[:, 1] + shift
+    # near: word k starts somewhere in [cs - 20, ce + 20 - len(k)]; one sorted array of
+    # (word, start) keys answers that for every candidate and word by two bisections
+    keys = np.sort((h[:, 2] << 40) | hs)
+    found = sorted({k for _, _, k in hits})  # the words that stand anywhere
+    words = np.array(found, dtype=np.int64) << 40
+    lo = np.searchsorted(keys, words + (cs - 20)[:, None], "left")
+    hi = np.searchsorted(keys, words + (ce + 20)[:, None] - lengths[found], "right")
+    near = (hi > lo) @ np.array([terms[k][1] for k in found]) / qt.weight  # each word once
+    # characters between candidate and word: a word starting before the candidate's end is
+    # (ce - cs) away from it by cs - its end (overlap: 0), so the latest-ending of them is
+    # the nearest; of the words starting at or after the end, the first one
+    by_start = np.argsort(hs, kind="stable")
+    starts, ends = hs[by_start], np.maximum.accumulate(he[by_start])
+    at = np.searchsorted(starts, ce, "left")  # the first word starting at or after the end
+    far = np.int64(1 << 40)
+    before = np.where(at > 0, np.maximum(cs - ends[np.maximum(at - 1, 0)], 0), far)
+    after = np.where(at < len(starts), starts[np.minimum(at, len(starts) - 1)] - ce, far)
+    dist = np.minimum(before, after)
     return near, np.minimum(dist, 60) / 60
 
 

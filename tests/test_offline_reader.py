@@ -42,6 +42,43 @@ def test_span_codes_of_a_known_case():
     assert decoded == {(0, "天津"), (2, "港口"), (2, "口发"), (2, "发展")}
 
 
+_CODE = st.integers(0, (1 << 44) - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CODE, max_size=60), st.lists(_CODE, max_size=80), st.data())
+def test_member_is_set_membership(wanted, others, data):
+    """Hash-table membership equals Python's ``in``, wanted codes repeated or not."""
+    codes = others + data.draw(st.lists(st.sampled_from(wanted), max_size=20)) if wanted else others
+    got = R._member(np.array(codes, dtype=np.int64), wanted).tolist()
+    assert got == [c in set(wanted) for c in codes]
+
+
+def test_member_when_every_hash_collides(monkeypatch):
+    """Wanted codes sharing a slot under every multiplier: the bisection answers."""
+    monkeypatch.setattr(R, "_MIXERS", (np.uint64(1),))  # slot = top 12 bits: all zero here
+    codes = np.array([5, 6, 7, 1 << 43], dtype=np.int64)
+    assert R._member(codes, [5, 7]).tolist() == [True, False, True, False]
+
+
+def _nearness_by_definition(qt, sentences, sizes, spans):
+    """near_cover and distance candidate by candidate, as the docstring defines them."""
+    near, dist = [], []
+    rows = [si for si, n in enumerate(sizes) for _ in range(n)]
+    for si, (s, e) in zip(rows, spans[:, :2].tolist()):
+        text = sentences[si].text
+        found = [
+            (p, p + len(qt.terms[k][0]), k)
+            for k in sentences[si].terms
+            for p in R._positions(text, qt.terms[k][0])
+        ]
+        held = {k for p, q, k in found if p >= s - 20 and q <= e + 20}
+        near.append(sum(qt.terms[k][1] for k in sorted(held)) / qt.weight)
+        gaps = [max(s - q, p - e, 0) for p, q, _ in found]
+        dist.append(min(min(gaps), 60) / 60 if gaps else 1.0)
+    return near, dist
+
+
 @pytest.fixture(scope="module")
 def pipe(offline_index):
     from rag.pipeline import Pipeline
@@ -76,3 +113,18 @@ def test_features_do_not_depend_on_what_was_read_before(pipe):
         assert texts == cold[q][1]
         assert np.array_equal(x, cold[q][0])
     assert len(cold[QUESTIONS[0]][1]) > 20
+
+
+def test_nearness_equals_its_definition(pipe):
+    """The sorted-array nearness against a candidate-by-candidate reading of its definition
+    (a question word in another sentence is never near)."""
+    for q in QUESTIONS:
+        qt = R.question_terms(q)
+        sentences = R.select_sentences(qt, pipe.retriever.search(q, 8), 6)
+        sizes = [len(R._sentence_reads(s.text).block) for s in sentences]
+        spans = np.concatenate([R._sentence_reads(s.text).block.ext for s in sentences])
+        spans = spans[:, R._SPAN : R._SPAN + 3].astype(np.int64)
+        near, dist = R._nearness(qt, sentences, sizes, spans)
+        want_near, want_dist = _nearness_by_definition(qt, sentences, sizes, spans)
+        assert np.allclose(near, want_near) and np.allclose(dist, want_dist), q
+        assert any(d < 1 for d in want_dist), q  # the case is not vacuous

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -49,47 +50,52 @@ class HybridRetriever:
         q = self.store.embedder.embed_query(question, tokens=tokens)
         d_ids, _ = self.store.vstore.search(q, depth)
         s_ids, s_scores = self.store.bm25.search(self.store.tokenizer.for_query(tokens), depth)
-        d_rank = {int(i): r for r, i in enumerate(d_ids)}
-        s_rank = {int(i): r for r, i in enumerate(s_ids)}
-        fused: dict[int, float] = {}
+        d_rank = {i: r for r, i in enumerate(d_ids.tolist())}
+        s_rank = {i: r for r, i in enumerate(s_ids.tolist())}
         if s.method == "rrf":
+            fused: dict[int, float] = {}
             for i, r in d_rank.items():
                 fused[i] = fused.get(i, 0.0) + s.dense_weight / (s.rrf_k + r + 1)
             for i, r in s_rank.items():
                 fused[i] = fused.get(i, 0.0) + s.sparse_weight / (s.rrf_k + r + 1)
+            order = sorted(fused, key=lambda i: -fused[i])
+            scores = [fused[i] for i in order]
         else:
             # convex fusion of the normalised BM25 score and the cosine of every candidate
-            cands = np.array(sorted(set(d_rank) | set(s_rank)), dtype=np.int64)
+            cands = np.union1d(d_ids, s_ids).astype(np.int64)  # sorted: ties go to the lower id
             cos = self.store.vectors[cands] @ q
             bm = np.zeros(len(cands), dtype=np.float32)
-            pos = {int(c): j for j, c in enumerate(cands)}
             top = float(s_scores[0]) if len(s_scores) else 1.0
-            for i, sc in zip(s_ids, s_scores):
-                bm[pos[int(i)]] = sc / top if top > 0 else 0.0
+            if top > 0:
+                bm[np.searchsorted(cands, s_ids)] = s_scores / top
             total = s.sparse_weight * bm + s.dense_weight * cos
-            fused = {int(c): float(t) for c, t in zip(cands, total)}
-        order = sorted(fused, key=lambda i: -fused[i])
+            ranked = np.argsort(-total, kind="stable")
+            order, scores = cands[ranked].tolist(), total[ranked].tolist()
         # article diversity: in the first few slots (what a reader or a person looks at),
         # the best passages of several articles before a third of any one; then plain order
-        picked: list[int] = []
+        chunks = self.store.chunks
+        picked: list[int] = []  # positions in order
         per: dict[str, int] = {}
-        for i in order:
+        for j, i in enumerate(order):
             if len(picked) >= min(k, s.diverse_top):
                 break
-            aid = self.store.chunks[i].article_id
+            aid = chunks[i].article_id
             if per.get(aid, 0) < s.per_article:
-                picked.append(i)
+                picked.append(j)
                 per[aid] = per.get(aid, 0) + 1
         chosen = set(picked)
-        picked.extend(i for i in order if i not in chosen)
-        picked = picked[:k]
-        return [
-            Passage(
-                chunk=self.store.chunks[i],
-                score=fused[i],
-                article=self.store.articles.get(self.store.chunks[i].article_id),
-                dense_rank=d_rank.get(i),
-                sparse_rank=s_rank.get(i),
+        picked.extend(islice((j for j in range(len(order)) if j not in chosen), k - len(picked)))
+        out = []
+        for j in picked:
+            i = order[j]
+            chunk = chunks[i]
+            out.append(
+                Passage(
+                    chunk=chunk,
+                    score=scores[j],
+                    article=self.store.articles.get(chunk.article_id),
+                    dense_rank=d_rank.get(i),
+                    sparse_rank=s_rank.get(i),
+                )
             )
-            for i in picked
-        ]
+        return out

@@ -60,6 +60,51 @@ def test_article_diversity(store):
     assert max(per_article.values()) <= 2
 
 
+def _fusion_by_definition(store, question, k, settings):
+    """HybridRetriever.search spelled out: scores, order (ties to the lower chunk id), the
+    per-article limit in the first slots."""
+    tokens = store.tokenizer.tokens(question)
+    q = store.embedder.embed_query(question, tokens=tokens)
+    d_ids, _ = store.vstore.search(q, settings.depth)
+    s_ids, s_scores = store.bm25.search(store.tokenizer.for_query(tokens), settings.depth)
+    d_ids, s_ids = [int(i) for i in d_ids], [int(i) for i in s_ids]
+    fused = {}
+    if settings.method == "rrf":
+        for w, ids in ((settings.dense_weight, d_ids), (settings.sparse_weight, s_ids)):
+            for r, i in enumerate(ids):
+                fused[i] = fused.get(i, 0.0) + w / (settings.rrf_k + r + 1)
+    else:
+        top = float(s_scores[0]) if len(s_scores) else 1.0
+        bm = {i: float(np.float32(sc / top)) for i, sc in zip(s_ids, s_scores)}
+        for i in sorted(set(d_ids) | set(s_ids)):
+            cos = np.float32(store.vectors[i] @ q)
+            total = np.float32(settings.sparse_weight) * np.float32(bm.get(i, 0.0))
+            fused[i] = float(total + np.float32(settings.dense_weight) * cos)
+    order = sorted(fused, key=lambda i: (-fused[i], i) if settings.method != "rrf" else -fused[i])
+    first, per = [], {}
+    for i in order:
+        aid = store.chunks[i].article_id
+        if len(first) < min(k, settings.diverse_top) and per.get(aid, 0) < settings.per_article:
+            first.append(i)
+            per[aid] = per.get(aid, 0) + 1
+    picked = (first + [i for i in order if i not in first])[:k]
+    return [(i, fused[i], d_ids.index(i) if i in d_ids else None) for i in picked]
+
+
+@pytest.mark.parametrize("method", ["score", "rrf"])
+def test_fusion_equals_its_definition(store, method):
+    from index.hybrid import FusionSettings
+
+    settings = FusionSettings(method=method)
+    r = HybridRetriever(store, settings)
+    for question in ("天津古文化街今年十一期间累计客流多少", "商圈党建", "社区网格员", "xyz"):
+        got = [(store.chunks.index(p.chunk), p.score, p.dense_rank) for p in r.search(question, 8)]
+        want = _fusion_by_definition(store, question, 8, settings)
+        assert [g[0] for g in got] == [w[0] for w in want], question
+        assert np.allclose([g[1] for g in got], [w[1] for w in want], rtol=1e-6), question
+        assert [g[2] for g in got] == [w[2] for w in want], question
+
+
 def test_retrieval_quality_on_the_dev_split(store, corpus_dir):
     """A regression guard on real data: the dev split, which tuning may look at."""
     questions = [q for q in load_questions() if q.split == "dev"]

@@ -1,4 +1,4 @@
-"""Peer comparison: the eval questions through our pipeline and two peer stacks, same chunks, one run.
+"""Peer comparison: the eval questions through our pipeline and three peer stacks, same chunks, one run.
 
 Every stack answers every question of ``eval/questions.jsonl`` in this one process, over the
 chunks of the same index (``IndexStore.chunks``), and the answer step of every stack is OUR
@@ -13,12 +13,23 @@ here. So the stacks differ in retrieval and in the framework around it:
   per chunk, its text segmented by jieba as in ``scripts/bench_retrieval.py`` (BM25L, regex
   ``\\S+``) → a component that wraps the Haystack documents back into our ``Passage`` objects
   and runs our reader.
-- **ensemble** — LangChain's ``EnsembleRetriever`` recipe rebuilt without LangChain (its
-  install would add 26 packages to the project's venv): ``rank_bm25.BM25Okapi`` over jieba
-  tokens of each chunk (what LangChain's ``BM25Retriever`` wraps, ``get_top_n``) and FAISS
-  ``IndexFlatL2`` (LangChain's ``FAISS`` default) over our offline embedder's vectors of each
-  chunk's text, each asked for 8 chunks, fused by weighted reciprocal rank
-  (``Σ w / (rank + 60)``, rank from 1, weights 0.5/0.5) → our reader.
+- **ensemble** — LangChain's ``EnsembleRetriever`` recipe rebuilt without LangChain:
+  ``rank_bm25.BM25Okapi`` over jieba tokens of each chunk (what LangChain's ``BM25Retriever``
+  wraps, ``get_top_n``) and FAISS ``IndexFlatL2`` (LangChain's ``FAISS`` default) over our
+  offline embedder's vectors of each chunk's text, each asked for 8 chunks, fused by weighted
+  reciprocal rank (``Σ w / (rank + 60)``, rank from 1, weights 0.5/0.5) → our reader.
+- **langchain** — the same recipe through the real LangChain library (``langchain-classic``'s
+  ``EnsembleRetriever``, ``langchain-community``'s ``BM25Retriever`` and ``FAISS``; in the
+  ``bench`` extra, about two dozen packages with their dependencies): ``BM25Retriever`` with the
+  same jieba tokens as ``preprocess_func``, a ``FAISS`` vector store built with
+  ``FAISS.from_embeddings`` from our offline embedder's vectors (an ``Embeddings`` wrapper
+  embeds the questions, no download), both retrievers ``k=8``, ``EnsembleRetriever`` weights
+  0.5/0.5, ``c=60``, asked with ``retriever.invoke(question)`` → our reader. Same rankings as
+  ``ensemble`` but for one thing: ``EnsembleRetriever`` (default ``id_key``) merges documents
+  with the same text into one, summing their fused scores, where the imitation keeps every
+  chunk: no two chunks of the sample share a text, but the synthetic corpus of
+  ``bench_retrieval.py`` repeats 17 chunk texts (no ``。`` to vary) in every copy.
+  Without LangChain installed this stack is skipped (the run says so) and the others still run.
 
 Measured: EM and F1 (``eval.answers.score`` / ``eval.metrics``) over the answerable questions
 of the ``test`` split (an abstention counts 0, as in ``rag eval``), answered share, recall@1/5
@@ -30,7 +41,7 @@ faster than the peer stack at equal or better answer quality".
 
 Usage::
 
-    pip install -e '.[bench]' rank_bm25
+    pip install -e '.[bench]'   # haystack-ai, rank_bm25, langchain-classic, langchain-community
     python scripts/bench_peer.py [--index-dir DIR] [--rounds 3] [--sample N] [--report docs/bench_peer.md]
                                  [--profile var/bench_peer_profile.txt]
 
@@ -45,7 +56,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,6 +140,17 @@ def _jieba() -> Any:
     tok = jieba.Tokenizer()
     tok.initialize()
     return tok
+
+
+def _search_words(tok: Any) -> Callable[[str], list[str]]:
+    """The ensemble recipe's BM25 terms: jieba search-mode words of the lower-cased text, without
+    punctuation (the ``ensemble`` imitation and the real ``langchain`` stack share it)."""
+
+    def tokenize(text: str) -> list[str]:
+        words = (w.strip() for w in tok.cut_for_search(text.lower()))
+        return [w for w in words if w and not _PUNCT.match(w)]
+
+    return tokenize
 
 
 class HaystackStack(Stack):
@@ -226,13 +248,7 @@ class EnsembleStack(Stack):
 
         store = pipe.store
         self.pipe, self.store, self.weights, self.c = pipe, store, weights, c
-        tok = _jieba()
-
-        def tokenize(text: str) -> list[str]:
-            words = (w.strip() for w in tok.cut_for_search(text.lower()))
-            return [w for w in words if w and not _PUNCT.match(w)]
-
-        self.tokenize = tokenize
+        self.tokenize = tokenize = _search_words(_jieba())
         t0 = time.perf_counter()
         self.bm25 = BM25Okapi([tokenize(ch.text) for ch in store.chunks])
         vectors = np.ascontiguousarray(
@@ -264,6 +280,92 @@ class EnsembleStack(Stack):
     def ask(self, question: str) -> Result:
         t0 = time.perf_counter()
         passages = self.search(question, READ_K)
+        t1 = time.perf_counter()
+        answer = read_and_compose(self.pipe, question, passages)
+        t2 = time.perf_counter()
+        return Result(answer, (t1 - t0) * 1000, (t2 - t1) * 1000, (t2 - t0) * 1000)
+
+
+LANGCHAIN_INSTALL = ".venv/bin/pip install -e '.[bench]'"  # langchain-classic, langchain-community
+
+
+class LangChainStack(Stack):
+    name = "langchain"
+    what = (
+        "LangChain itself: EnsembleRetriever (langchain-classic) over BM25Retriever (rank_bm25 "
+        "BM25Okapi, jieba preprocess_func) + FAISS vector store retriever (IndexFlatL2, offline LSA "
+        "vectors of chunk text), k 8 each, weights 0.5/0.5, c=60, retriever.invoke → our reader"
+    )
+
+    def __init__(self, pipe: Pipeline, weights: tuple[float, float] = (0.5, 0.5)) -> None:
+        try:  # langchain >= 1.0 moved the classic retrievers out of the langchain package
+            from langchain_classic.retrievers import EnsembleRetriever
+        except ImportError as e:
+            try:
+                from langchain.retrievers import EnsembleRetriever
+            except ImportError:
+                raise e from None
+        from langchain_community.retrievers import BM25Retriever
+        from langchain_community.vectorstores import FAISS
+        from langchain_core.documents import Document
+        from langchain_core.embeddings import Embeddings
+
+        store = pipe.store
+        embedder = store.embedder
+
+        class OfflineEmbeddings(Embeddings):
+            """Our offline embedder as LangChain ``Embeddings`` (nothing to download)."""
+
+            def embed_documents(self, texts: list[str]) -> list[list[float]]:
+                return embedder.embed_passages(list(texts)).tolist()
+
+            def embed_query(self, text: str) -> list[float]:
+                return embedder.embed_query(text).tolist()
+
+        self.pipe, self.store = pipe, store
+        self.weights = list(weights)
+        self._Ensemble, self._retrievers = EnsembleRetriever, {}
+        tokenize = _search_words(_jieba())
+        t0 = time.perf_counter()
+        # metadata["chunk"]: the chunk's position in store.chunks, to map the documents back
+        docs = [
+            Document(page_content=c.text, metadata={"chunk": i, "chunk_id": c.id}, id=c.id)
+            for i, c in enumerate(store.chunks)
+        ]
+        self.bm25 = BM25Retriever.from_documents(docs, preprocess_func=tokenize, k=READ_K)
+        texts = [d.page_content for d in docs]
+        self.vectorstore = FAISS.from_embeddings(
+            zip(texts, embedder.embed_passages(texts)),
+            OfflineEmbeddings(),
+            metadatas=[d.metadata for d in docs],
+            ids=[d.id for d in docs],
+        )  # distance_strategy: the default, EUCLIDEAN_DISTANCE (IndexFlatL2)
+        self.retriever = self._retriever(READ_K)
+        self.setup_s = time.perf_counter() - t0
+
+    def _retriever(self, k: int) -> Any:
+        """The ensemble with both retrievers at ``k`` (READ_K for ``ask``; more for recall@20)."""
+        if k not in self._retrievers:
+            bm25 = self.bm25 if k == self.bm25.k else self.bm25.model_copy(update={"k": k})
+            dense = self.vectorstore.as_retriever(search_kwargs={"k": k})
+            self._retrievers[k] = self._Ensemble(retrievers=[bm25, dense], weights=self.weights)
+        return self._retrievers[k]
+
+    def _passages(self, docs: Sequence[Any]) -> list[Passage]:
+        # EnsembleRetriever returns the fused order without its scores: 1/(rank+1) stands in
+        chunks, arts = self.store.chunks, self.store.articles
+        out = []
+        for rank, d in enumerate(docs):
+            chunk = chunks[d.metadata["chunk"]]
+            out.append(Passage(chunk, 1.0 / (rank + 1), arts[chunk.article_id]))
+        return out
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        return self._passages(self._retriever(max(k, READ_K)).invoke(question)[:k])
+
+    def ask(self, question: str) -> Result:
+        t0 = time.perf_counter()
+        passages = self._passages(self.retriever.invoke(question)[:READ_K])
         t1 = time.perf_counter()
         answer = read_and_compose(self.pipe, question, passages)
         t2 = time.perf_counter()
@@ -381,10 +483,7 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
     if args.sample and args.sample < len(questions):  # evenly spread: every split and type
         step = len(questions) / args.sample
         questions = [questions[int(i * step)] for i in range(args.sample)]
-    print(
-        f"machine: {os.cpu_count()} cores; code {code_version()}; haystack-ai "
-        f"{_version('haystack-ai')}, rank-bm25 {_version('rank-bm25')}, faiss-cpu {_version('faiss-cpu')}"
-    )
+    print(f"machine: {os.cpu_count()} cores; code {code_version()}; {_versions()}")
     index_dir = args.index_dir
     if index_dir is None:
         print(f"building the sample corpus {args.corpus} (offline embedder)", flush=True)
@@ -398,6 +497,18 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
     ens = EnsembleStack(pipe)
     stacks: list[Stack] = [ours, hay, ens]
     setup = {"ours": 0.0, "haystack": hay.setup_s, "ensemble": ens.setup_s}
+    skipped = ""
+    try:
+        lc = LangChainStack(pipe)
+    except ImportError as e:  # the bench extra without LangChain (or an older install)
+        skipped = (
+            f"the langchain stack was skipped: LangChain is not installed ({e}); install it "
+            f"with `{LANGCHAIN_INSTALL}` (langchain-classic and langchain-community)"
+        )
+        print(skipped, flush=True)
+    else:
+        stacks.append(lc)
+        setup["langchain"] = lc.setup_s
     originals = dict(pipe.store.originals)
 
     pipe.ask("预热：天津的人口有多少？")  # what the service's warm_up does
@@ -491,23 +602,26 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
     print(r_table)
     print("\n## Stacks\n")
     print(s_table)
+    if skipped:
+        print(f"\n{skipped}")
+    peers = len(stacks) - 1
     if args.report:
         lines = [
-            "# Peer comparison: the same questions through our pipeline and two peer stacks",
+            f"# Peer comparison: the same questions through our pipeline and {_count(peers)} "
+            f"peer stack{'s' if peers != 1 else ''}",
             "",
             "Written from one run of `scripts/bench_peer.py`; a benchmark, not a test.",
             "",
             f"Machine: {os.cpu_count()} cores ({_cpu_model()}); code `{code_version()}`; "
-            f"haystack-ai {_version('haystack-ai')}, rank-bm25 {_version('rank-bm25')}, "
-            f"faiss-cpu {_version('faiss-cpu')}; {len(pipe.store.chunks)} chunks; "
-            f"{time.strftime('%Y-%m-%d')}.",
+            f"{_versions()}; {len(pipe.store.chunks)} chunks; {time.strftime('%Y-%m-%d')}.",
             "",
+            *([f"Note: {skipped}.", ""] if skipped else []),
             "```bash",
-            ".venv/bin/pip install -e '.[bench]' rank_bm25",
+            ".venv/bin/pip install -e '.[bench]'",
             f".venv/bin/python scripts/bench_peer.py {shlex.join(argv)}".rstrip(),
             "```",
             "",
-            "## Stacks (the answer step of all three is our offline reader)",
+            f"## Stacks (the answer step of all {_count(len(stacks))} is our offline reader)",
             "",
             s_table,
             "",
@@ -534,6 +648,16 @@ def _reader():
     from rag.reader import make_reader
 
     return make_reader("offline")
+
+
+def _versions() -> str:
+    names = ["haystack-ai", "rank-bm25", "faiss-cpu"]
+    names += ["langchain-core", "langchain-classic", "langchain-community"]
+    return ", ".join(f"{n} {_version(n)}" for n in names)
+
+
+def _count(n: int) -> str:
+    return {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(n, str(n))
 
 
 def _cpu_model() -> str:

@@ -582,6 +582,12 @@ class Featurised:
     def __len__(self) -> int:
         return len(self.reads)
 
+    def guess(self, k: int, score: float) -> SpanGuess:
+        sent, c = self.sentences[k], self.reads[k].cand
+        return SpanGuess(
+            sent.passage, sent.start + c.start, sent.start + c.end, c.text, score, c.kind
+        )
+
     def row(self, k: int) -> CandidateRow:
         sent, c = self.sentences[k], self.reads[k].cand
         return CandidateRow(
@@ -899,13 +905,10 @@ class OfflineReader:
         if not len(feats):
             return Reading((), 0.0, qt.analysis.answer_type, self.threshold)
         probs = np.asarray(_sigmoid(feats.x @ self.coef + self.intercept), dtype=np.float32)
-        order = np.argsort(-probs, kind="stable")[:20]
-        rows = [feats.row(int(i)) for i in order]
+        order = np.argsort(-probs, kind="stable")[:20].tolist()
+        best = feats.row(order[0])
         conf = float(
-            _sigmoid(confidence_features(qt, probs, rows[0]) @ self.cal_coef + self.cal_intercept)
+            _sigmoid(confidence_features(qt, probs, best) @ self.cal_coef + self.cal_intercept)
         )
-        guesses = tuple(
-            SpanGuess(r.passage, r.start, r.end, r.text, float(probs[i]), r.kind)
-            for i, r in zip(order, rows)
-        )
+        guesses = tuple(feats.guess(k, float(probs[k])) for k in order)
         return Reading(guesses, conf, qt.analysis.answer_type, self.threshold)

@@ -461,10 +461,11 @@ def _span_codes(text: str, spans: np.ndarray) -> np.ndarray:
 
 
 # the columns after FEATURES in a block's ``ext``
+# a block's ``ext`` columns: the question-free features (_STATIC order), then these
 _SPAN, _NBIG, _LAST, _FIRST, _NCODES, _TEXT_LAST, _OPEN_LAST, _CLOSE_FIRST = (
-    len(FEATURES) + i for i in (0, 3, 4, 5, 6, 7, 8, 9)
+    len(_STATIC) + i for i in (0, 3, 4, 5, 6, 7, 8, 9)
 )
-_EXT = len(FEATURES) + 10
+_EXT = len(_STATIC) + 10
 
 
 def _ord_last(s: str) -> int:
@@ -479,7 +480,7 @@ def _ord_first(s: str) -> int:
 class _Block:
     """Candidates of one sentence (or one trimmed candidate) in the arrays a question needs.
 
-    ``ext`` is the question-free feature columns followed by what the question's part is
+    ``ext`` is the question-free feature columns (in ``_STATIC`` order) followed by what the question's part is
     computed from: the span (start, end, kind index), how many distinct bigrams the text
     has, the code points that end ``before_trim`` and start ``after_trim``, how many codes
     the row has in ``codes``, and the code points that end the text, end ``before_open``
@@ -504,7 +505,7 @@ class _Block:
         ext = np.zeros((len(pairs), _EXT), dtype=np.float32)
         if not pairs:
             return cls(reads, ext, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        ext[:, _STATIC] = [static for _, static in pairs]
+        ext[:, : len(_STATIC)] = [static for _, static in pairs]
         spans = np.array([(r.cand.start, r.cand.end, r.kind) for r in reads], dtype=np.int64)
         ext[:, _SPAN : _SPAN + 3] = spans
         ext[:, [_LAST, _FIRST, _TEXT_LAST, _OPEN_LAST, _CLOSE_FIRST]] = [
@@ -651,7 +652,8 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     reads = list(chain.from_iterable(b.reads for b in blocks))
     at = _AT
     ext = np.concatenate([b.ext for b in blocks])
-    x = ext[:, : len(FEATURES)]
+    x = np.zeros((n, len(FEATURES)), dtype=np.float32)
+    x[:, _STATIC] = ext[:, : len(_STATIC)]
     spans = ext[:, _SPAN : _SPAN + 3].astype(np.int64)
     x[np.arange(n), at[f"{qa.answer_type}*{KINDS[0]}"] + spans[:, 2]] = 1.0
     # per sentence: how much of the question it holds and its rank, copied to its candidates

@@ -243,7 +243,7 @@ def select_sentences(
     """The sentences of the passages that hold most of the question, best first."""
     terms = [t for t, _ in qt.terms]
     weights = [w for _, w in qt.terms]
-    seen: set[tuple[str, int]] = set()
+    seen: dict[str, set[int]] = {}  # article id -> the starts of its sentences taken
     found: list[tuple[int, Article, _ChunkSentences, int]] = []  # passage, article, table, row
     covers: list[float] = []
     helds: list[tuple[int, ...]] = []
@@ -254,22 +254,26 @@ def select_sentences(
             continue
         c0 = p.chunk.text_start
         table = _chunk_sentences(a.text, c0, c0 + len(p.chunk.text))
-        keys = [(a.id, s0) for s0 in table.starts]
+        taken = seen.setdefault(a.id, set())
         base = len(found)
-        if seen.isdisjoint(keys):
-            fresh: Sequence[int] = range(len(keys))
+        if taken.isdisjoint(table.starts):
+            fresh: Sequence[int] = range(len(table.starts))
             code_parts.append((table.codes, table.rows + base))
         else:  # a sentence seen in an earlier passage is dropped
-            fresh = [j for j, key in enumerate(keys) if key not in seen]
-            renumber = np.full(len(keys), -1)
+            fresh = [j for j, s0 in enumerate(table.starts) if s0 not in taken]
+            renumber = np.full(len(table.starts), -1)
             renumber[fresh] = np.arange(base, base + len(fresh))
             rows = renumber[table.rows]
             code_parts.append((table.codes[rows >= 0], rows[rows >= 0]))
-        seen.update(keys)
-        present = [k for k, t in enumerate(terms) if t in table.whole]
+        taken.update(table.starts)
+        found.extend((pi, a, table, j) for j in fresh)
+        present = [k for k, t in enumerate(terms) if t in table.whole]  # only these can be in one
+        if not present:
+            helds.extend([()] * len(fresh))
+            covers.extend([0.0] * len(fresh))
+            continue
         for j in fresh:
-            found.append((pi, a, table, j))
-            held = tuple(k for k in present if terms[k] in table.texts[j]) if present else ()
+            held = tuple(k for k in present if terms[k] in table.texts[j])
             helds.append(held)
             covers.append(sum(weights[k] for k in held) / qt.weight if held else 0.0)
     if not found:
@@ -347,6 +351,7 @@ _STATIC = list(
     )
 )
 _KIND_AT = {k: i for i, k in enumerate(KINDS)}
+_PER_SENTENCE = [_AT[f] for f in ("sent_cover", "sent_cover_bigrams", "sent_rank", "passage_rank")]
 
 
 def _read(text: str, c: Candidate) -> tuple[_Read, tuple[float, ...]]:
@@ -657,13 +662,10 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     spans = ext[:, _SPAN : _SPAN + 3].astype(np.int64)
     x[np.arange(n), at[f"{qa.answer_type}*{KINDS[0]}"] + spans[:, 2]] = 1.0
     # per sentence: how much of the question it holds and its rank, copied to its candidates
-    for name, values in (
-        ("sent_cover", [t.cover for t in sentences]),
-        ("sent_cover_bigrams", [t.cover_bigrams for t in sentences]),
-        ("sent_rank", [1.0 / (1 + t.rank) for t in sentences]),
-        ("passage_rank", [1.0 / (1 + t.passage) for t in sentences]),
-    ):
-        x[:, at[name]] = np.repeat(np.asarray(values, dtype=np.float32), sizes)
+    per_sentence = [
+        (t.cover, t.cover_bigrams, 1.0 / (1 + t.rank), 1.0 / (1 + t.passage)) for t in sentences
+    ]
+    x[:, _PER_SENTENCE] = np.asarray(per_sentence, dtype=np.float32).repeat(sizes, axis=0)
     x[:, at["near_cover"]], x[:, at["distance"]] = _nearness(qt, sentences, sizes, spans)
     # bigram overlaps of the text and of each side with the question's, every row at once
     qbig, left_bigrams, right_bigrams = _bigrams(qtext), _bigrams(left), _bigrams(right)
@@ -675,8 +677,8 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     # question holds all its bigrams
     n_big = ext[:, _NBIG].astype(np.float64)
     in_q = np.zeros(n, dtype=np.float64)
-    for k in np.flatnonzero((n_big == 0) | (held[:, 0] == n_big)).tolist():
-        in_q[k] = reads[k].cand.text in qtext
+    ks = np.flatnonzero((n_big == 0) | (held[:, 0] == n_big))
+    in_q[ks] = [reads[k].cand.text in qtext for k in ks.tolist()]
     x[:, at["in_question"]] = np.where(n_big > 0, held[:, 0] / np.maximum(n_big, 1), in_q)
     x[:, at["all_in_question"]] = in_q
     if left_bigrams:
@@ -686,12 +688,16 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     # adjacency: only candidates whose side ends (starts) with the question side's character
     if left:
         left_ends = [left[-k:] for k in range(min(len(left), 4), 0, -1)]
-        for k in np.flatnonzero(ext[:, _LAST] == ord(left[-1])).tolist():
-            x[k, at["left_adjacent"]] = _adjacent(reads[k].before_trim.endswith, left_ends)
+        ks = np.flatnonzero(ext[:, _LAST] == ord(left[-1]))
+        x[ks, at["left_adjacent"]] = [
+            _adjacent(reads[k].before_trim.endswith, left_ends) for k in ks.tolist()
+        ]
     if right:
         right_starts = [right[:k] for k in range(min(len(right), 4), 0, -1)]
-        for k in np.flatnonzero(ext[:, _FIRST] == ord(right[0])).tolist():
-            x[k, at["right_adjacent"]] = _adjacent(reads[k].after_trim.startswith, right_starts)
+        ks = np.flatnonzero(ext[:, _FIRST] == ord(right[0]))
+        x[ks, at["right_adjacent"]] = [
+            _adjacent(reads[k].after_trim.startswith, right_starts) for k in ks.tolist()
+        ]
     # how often the same text stands among the candidates
     keys = np.concatenate([b.keys for b in blocks])
     ordered = np.sort(keys)
@@ -701,13 +707,13 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     if qt.wh_noun:
         last = ext[:, _TEXT_LAST] == ord(qt.wh_noun[-1])
         x[:, at["wh_noun_last_char"]] = last
-        for k in np.flatnonzero(last).tolist():
-            x[k, at["wh_noun_suffix"]] = reads[k].cand.text.endswith(qt.wh_noun)
+        ks = np.flatnonzero(last)
+        x[ks, at["wh_noun_suffix"]] = [reads[k].cand.text.endswith(qt.wh_noun) for k in ks.tolist()]
     if qt.head:
-        for k in np.flatnonzero(ext[:, _CLOSE_FIRST] == ord(qt.head[0])).tolist():
-            x[k, at["head_follows"]] = reads[k].after_close.startswith(qt.head)
-        for k in np.flatnonzero(ext[:, _OPEN_LAST] == ord(qt.head[-1])).tolist():
-            x[k, at["head_precedes"]] = reads[k].before_open.endswith(qt.head)
+        ks = np.flatnonzero(ext[:, _CLOSE_FIRST] == ord(qt.head[0]))
+        x[ks, at["head_follows"]] = [reads[k].after_close.startswith(qt.head) for k in ks.tolist()]
+        ks = np.flatnonzero(ext[:, _OPEN_LAST] == ord(qt.head[-1]))
+        x[ks, at["head_precedes"]] = [reads[k].before_open.endswith(qt.head) for k in ks.tolist()]
     if qa.unit or qa.unit_class:
         for k in np.flatnonzero(spans[:, 2] == _KIND_AT["number"]).tolist():
             r = reads[k]

@@ -403,8 +403,8 @@ def _member(codes: np.ndarray, wanted: Sequence[int]) -> np.ndarray:
 
     A small hash table: each wanted code in its own slot of 4096 (multiplicative hashing,
     with the first multiplier under which no two wanted codes share a slot), and a code
-    is wanted if its slot holds it. Four times cheaper than a bisection per code; a
-    bisection when every multiplier collides.
+    is wanted if its slot holds it: half the time of a bisection per code (5,600 codes,
+    the usual count, 30 against 58 µs); a bisection when every multiplier collides.
     """
     if not wanted:
         return np.zeros(len(codes), dtype=bool)
@@ -465,7 +465,6 @@ def _span_codes(text: str, spans: np.ndarray) -> np.ndarray:
     return np.unique(np.repeat(tags, length) | pool[concat_ranges(start, length)])
 
 
-# the columns after FEATURES in a block's ``ext``
 # a block's ``ext`` columns: the question-free features (_STATIC order), then these
 _SPAN, _NBIG, _LAST, _FIRST, _NCODES, _TEXT_LAST, _OPEN_LAST, _CLOSE_FIRST = (
     len(_STATIC) + i for i in (0, 3, 4, 5, 6, 7, 8, 9)

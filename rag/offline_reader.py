@@ -506,6 +506,8 @@ class _Block:
     def of(cls, text: str, pairs: Sequence[tuple[_Read, tuple[float, ...]]]) -> _Block:
         """The block of candidates of ``text`` (their reads and static columns)."""
         reads = tuple(r for r, _ in pairs)
+        if len(pairs) == 1:
+            return cls._one(text, *pairs[0])
         ext = np.zeros((len(pairs), _EXT), dtype=np.float32)
         if not pairs:
             return cls(reads, ext, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
@@ -528,6 +530,18 @@ class _Block:
         ext[:, _NBIG] = np.bincount(rows[(keys >> 42) & 3 == 0], minlength=len(reads))
         hashes = np.array([hash(r.cand.text) for r in reads], dtype=np.int64)
         return cls(reads, ext, keys & ((1 << 44) - 1), hashes)
+
+    @classmethod
+    def _one(cls, text: str, r: _Read, static: tuple[float, ...]) -> _Block:
+        """:meth:`of` for a single candidate (a trimmed one) without the arrays' overhead."""
+        c = r.cand
+        codes = _span_codes_one_by_one(text, np.array([(c.start, c.end, r.kind)]))
+        n_big = len(_bigrams(c.text))  # channel 0: the codes of its own text
+        row = [*static, c.start, c.end, r.kind, n_big, _ord_last(r.before_trim)]
+        row += [_ord_first(r.after_trim), len(codes), _ord_last(c.text)]
+        row += [_ord_last(r.before_open), _ord_first(r.after_close)]
+        hashes = np.array([hash(c.text)], dtype=np.int64)
+        return cls((r,), np.array([row], dtype=np.float32), codes, hashes)
 
     def __len__(self) -> int:
         return len(self.reads)

@@ -32,6 +32,22 @@ def test_span_codes_are_the_bigrams_of_each_span_and_its_sides(case):
     assert R._span_codes(text, spans).tolist() == R._span_codes_one_by_one(text, spans).tolist()
 
 
+@settings(max_examples=200, deadline=None)
+@given(_text_and_spans())
+def test_a_block_of_one_candidate_equals_the_general_one(case):
+    """The one-candidate block (trimmed candidates) holds what the array path makes of it."""
+    from rag.candidates import Candidate
+
+    text, spans = case
+    s, e = int(spans[0, 0]), int(spans[0, 1])
+    pair = R._read(text, Candidate(s, e, text[s:e], "noun"))
+    one = R._Block.of(text, [pair])
+    many = R._Block.of(text, [pair] * 3)  # three rows: the vectorised path
+    assert one.ext.tolist() == many.ext[:1].tolist()
+    assert one.codes.tolist() == many.codes[: int(many.ext[0, R._NCODES])].tolist()
+    assert one.keys.tolist() == many.keys[:1].tolist()
+
+
 def test_span_codes_of_a_known_case():
     text = "在天津 港口发展"
     keys = R._span_codes_one_by_one(text, np.array([[1, 3, 0]]))

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from index.text import TokenTable
 
 
+# a query with more postings than this copies them row by row instead of gathering them
+_SLICE_ABOVE = 20_000
+
+
 class BM25:
     """Okapi BM25 (k1, b) with a term × document weight matrix computed once."""
 
@@ -70,15 +74,27 @@ class BM25:
                 counts[j] = counts.get(j, 0) + 1
         if not counts:
             return np.zeros(self.n_docs, dtype=np.float32)
-        # every posting of the query's rows gathered at once, summed per document in C
         w = self.weights
         rows = np.fromiter(counts, dtype=np.int64, count=len(counts))
         times = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         starts = w.indptr[rows].astype(np.int64)
         lengths = w.indptr[rows + 1] - starts
-        at = concat_ranges(starts, lengths)
-        weights = w.data[at] * np.repeat(times, lengths)
-        return np.bincount(w.indices[at], weights=weights, minlength=self.n_docs).astype(np.float32)
+        if int(lengths.sum()) > _SLICE_ABOVE:
+            # long lists: each row's postings are one slice of the arrays, copied side by side
+            # (cheaper than gathering them by index)
+            docs = np.concatenate([w.indices[a : a + n] for a, n in zip(starts, lengths)])
+            weights = np.concatenate(
+                [
+                    w.data[a : a + n] if t == 1 else w.data[a : a + n] * t
+                    for a, n, t in zip(starts, lengths, times)
+                ]
+            )
+        else:  # short lists: every posting of the query's rows gathered at once
+            at = concat_ranges(starts, lengths)
+            docs = w.indices[at]
+            weights = w.data[at] * np.repeat(times, lengths)
+        # summed per document in C, in the same order either way
+        return np.bincount(docs, weights=weights, minlength=self.n_docs).astype(np.float32)
 
     def search(self, query: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Indices and scores of the top ``k`` documents with a positive score."""

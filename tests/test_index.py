@@ -115,7 +115,9 @@ def test_retrieval_quality_on_the_dev_split(store, corpus_dir):
     assert g["recall@5"] >= 0.90 and g["article_hit@1"] >= 0.95, g
 
 
-def test_bm25_matches_a_brute_force_computation():
+@pytest.mark.parametrize("slice_above", [20_000, 0])  # gathered postings; copied row slices
+def test_bm25_matches_a_brute_force_computation(slice_above, monkeypatch):
+    monkeypatch.setattr("index.bm25._SLICE_ABOVE", slice_above)
     docs = [["天津", "港口", "港口"], ["社区", "党建"], ["天津", "社区", "治理", "网格"]]
     bm = BM25.from_tokens(docs, k1=1.2, b=0.75)
     avg = sum(map(len, docs)) / 3
@@ -129,21 +131,25 @@ def test_bm25_matches_a_brute_force_computation():
             s += idf * tf * 2.2 / (tf + 1.2 * (1 - 0.75 + 0.75 * len(d) / avg))
         return s
 
-    for q in (["天津"], ["港口", "社区"], ["网格", "天津", "不存在"]):
+    for q in (["天津"], ["港口", "社区"], ["网格", "天津", "不存在"], ["港口", "天津", "港口"]):
         assert np.allclose(bm.scores(q), [score(q, d) for d in docs], atol=1e-5)
 
 
-def test_bm25_long_posting_lists_score_the_same():
-    """Over 50,000 postings the scores come from one sparse product instead of row adds."""
+def test_bm25_long_posting_lists_score_the_same(monkeypatch):
+    """Over 20,000 postings each row's are copied as one slice instead of gathered by index:
+    bit for bit the same scores, and those of the terms scored one at a time, summed."""
     rng = np.random.default_rng(0)
     words = ["天津", "港口", "社区", "党建", "治理"]
     docs = [[words[j] for j in rng.integers(0, 5, rng.integers(1, 4))] for _ in range(60_000)]
     bm = BM25.from_tokens(docs)
     q = ["天津", "港口", "社区", "党建", "天津"]  # 4 frequent terms: some 84,000 postings
     rows = sorted({bm.vocab[t] for t in q})
-    assert sum(np.diff(bm.weights.indptr)[rows]) > 50_000
+    assert sum(np.diff(bm.weights.indptr)[rows]) > 20_000
+    sliced = bm.scores(q)
+    monkeypatch.setattr("index.bm25._SLICE_ABOVE", 10**9)
+    assert np.array_equal(sliced, bm.scores(q))  # the gathered path
     one_by_one = sum(bm.scores([t]) for t in q)
-    assert np.allclose(bm.scores(q), one_by_one, atol=1e-5)
+    assert np.allclose(sliced, one_by_one, atol=1e-5)
 
 
 @pytest.mark.parametrize("n", [50, 5_000, 100_000])

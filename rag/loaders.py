@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -145,10 +146,12 @@ def _decode_html(data: bytes) -> tuple[str, str]:
 
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML page: blocks separated by blank lines, ``<hN>`` as ``#`` lines."""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
     from bs4.element import NavigableString, PreformattedString, Tag
 
-    soup = BeautifulSoup(markup, "html.parser")
+    with warnings.catch_warnings():  # a page whose text looks like a URL or a file name is
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)  # still just a page
+        soup = BeautifulSoup(markup, "html.parser")
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
     parts: list[str] = []

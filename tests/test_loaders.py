@@ -150,6 +150,16 @@ def test_unreadable_file_is_value_error() -> None:
 # ------------------------------------------------------------------ formats
 
 
+@pytest.mark.parametrize("markup", ["http://example.com/a.html", "report.txt", "  /tmp/x  "])
+def test_a_page_that_looks_like_a_url_is_read_without_a_warning(markup: str) -> None:
+    """Beautiful Soup warns that such markup "looks like a URL"; for us it is a page's text."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert html_to_text(markup) == markup.strip()
+
+
 def test_html_to_text_drops_invisible_and_keeps_headings() -> None:
     text = html_to_text(HTML)
     assert "secret" not in text and "不应出现" not in text

@@ -518,7 +518,8 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
     if args.sample and args.sample < len(questions):  # evenly spread: every split and type
         step = len(questions) / args.sample
         questions = [questions[int(i * step)] for i in range(args.sample)]
-    print(f"machine: {os.cpu_count()} cores; code {code_version()}; {_versions()}")
+    code = code_version()  # at the start: the code that is imported and measured
+    print(f"machine: {os.cpu_count()} cores; code {code}; {_versions()}")
     index_dir = args.index_dir
     if index_dir is None:
         print(f"building the sample corpus {args.corpus} (offline embedder)", flush=True)
@@ -663,7 +664,7 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
             "",
             "Written from one run of `scripts/bench_peer.py`; a benchmark, not a test.",
             "",
-            f"Machine: {os.cpu_count()} cores ({_cpu_model()}); code `{code_version()}`; "
+            f"Machine: {os.cpu_count()} cores ({_cpu_model()}); code `{code}`; "
             f"{_versions()}; {len(pipe.store.chunks)} chunks; {time.strftime('%Y-%m-%d')}.",
             "",
             *([f"Note: {skipped}.", ""] if skipped else []),

@@ -146,13 +146,14 @@ def _top_k(s: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest scores, in no order (ties: any of them).
 
     A full partition of 100,000 scores costs more than the rest of a BM25 search. The k-th
-    largest of every 16th score is a bound that at least k scores reach, so partitioning
-    only the scores above it gives the same top k, at a sixteenth of the work.
+    largest of every 16th score is a bound that at least k scores reach, so ordering only
+    the scores above it gives the same top k, at a sixteenth of the work. Sorted, not
+    partitioned: numpy's partition slows down badly on many equal scores (a corpus with
+    near-copies of its documents: 5 ms instead of 0.1 for 97,000 scores).
     """
     if s.size > 16 * 4 * k:
-        sample = s[::16]
-        bound = np.partition(sample, sample.size - k)[sample.size - k]
+        sample = np.sort(s[::16])
+        bound = sample[sample.size - k]
         above = np.flatnonzero(s >= bound)  # >= k of them: the sample's top k are among them
-        part = np.argpartition(-s[above], k - 1)[:k]
-        return above[part]
+        return above[np.argsort(-s[above], kind="stable")[:k]]
     return np.argpartition(-s, k - 1)[:k]

@@ -569,8 +569,8 @@ def _trimmed_block(text: str, r: _Read, start: int, end: int) -> _Block:
 class _SentenceReads:
     block: _Block  # every candidate of the sentence
     trimmable: tuple[_Read, ...]  # the reads a question may trim
-    heads: np.ndarray  # the code (see _codes) of each trimmable's first two characters
-    tails: np.ndarray  # and of its last two
+    heads: tuple[str, ...]  # each trimmable's first two characters
+    tails: tuple[str, ...]  # and its last two
 
 
 @lru_cache(maxsize=4096)
@@ -585,8 +585,8 @@ def _sentence_reads(text: str) -> _SentenceReads:
     return _SentenceReads(
         block,
         trimmable,
-        np.array(_codes(r.cand.text[:2] for r in trimmable), dtype=np.int64),
-        np.array(_codes(r.cand.text[-2:] for r in trimmable), dtype=np.int64),
+        tuple(r.cand.text[:2] for r in trimmable),
+        tuple(r.cand.text[-2:] for r in trimmable),
     )
 
 
@@ -641,27 +641,24 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
     qtext = qa.text
     # each sentence's cached candidates, then the ones this question trims out of them: only
     # a candidate whose first or last two characters the question holds can be trimmed
-    srs = [_sentence_reads(sent.text) for sent in sentences]
-    q_pairs = _codes({qtext[i : i + 2] for i in range(len(qtext) - 1)})
-    heads = _member(np.concatenate([sr.heads for sr in srs]), q_pairs).tolist()
-    tails = _member(np.concatenate([sr.tails for sr in srs]), q_pairs).tolist()
+    q_pairs = {qtext[i : i + 2] for i in range(len(qtext) - 1)}
     row_sents: list[_Sentence] = []
     blocks: list[_Block] = []
     titles: list[bool] = []
     sizes: list[int] = []  # candidates per sentence, in order
-    k = 0  # into heads and tails
-    for sent, sr in zip(sentences, srs):
+    for sent in sentences:
+        sr = _sentence_reads(sent.text)
         text, title = sent.text, sent.article.title
         blocks.append(sr.block)
         titles.extend(sr.block.in_title(title))
         size = len(sr.block)
-        for r in sr.trimmable:
-            if heads[k] or tails[k]:
-                for s, e in _trims(r.cand, qtext, heads[k], tails[k]):
+        for r, head, tail in zip(sr.trimmable, sr.heads, sr.tails):
+            head, tail = head in q_pairs, tail in q_pairs
+            if head or tail:
+                for s, e in _trims(r.cand, qtext, head, tail):
                     blocks.append(_trimmed_block(text, r, s, e))
                     titles.append(text[s:e] in title)
                     size += 1
-            k += 1
         row_sents.extend([sent] * size)
         sizes.append(size)
     n = len(row_sents)

@@ -315,7 +315,7 @@ _TITLE_BEFORE = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # read-only but for ``trims`` (cached, shared); frozen costs 5× to make
 class _Read:
     """What a candidate's features need from its sentence alone, worked out once per sentence.
 

@@ -535,13 +535,16 @@ class _Block:
     def _one(cls, text: str, r: _Read, static: tuple[float, ...]) -> _Block:
         """:meth:`of` for a single candidate (a trimmed one) without the arrays' overhead."""
         c = r.cand
-        codes = _span_codes_one_by_one(text, np.array([(c.start, c.end, r.kind)]))
-        n_big = len(_bigrams(c.text))  # channel 0: the codes of its own text
-        row = [*static, c.start, c.end, r.kind, n_big, _ord_last(r.before_trim)]
+        s, e = c.start, c.end
+        own = _codes(_bigrams(text[s:e]))  # channels 0, 1, 2: distinct codes, sorted below
+        codes = own + _codes(_bigrams(text[max(s - 10, 0) : s]), 1)
+        codes += _codes(_bigrams(text[e : e + 10]), 2)
+        codes.sort()
+        row = [*static, s, e, r.kind, len(own), _ord_last(r.before_trim)]
         row += [_ord_first(r.after_trim), len(codes), _ord_last(c.text)]
         row += [_ord_last(r.before_open), _ord_first(r.after_close)]
         hashes = np.array([hash(c.text)], dtype=np.int64)
-        return cls((r,), np.array([row], dtype=np.float32), codes, hashes)
+        return cls((r,), np.array([row], dtype=np.float32), np.array(codes, dtype=np.int64), hashes)
 
     def __len__(self) -> int:
         return len(self.reads)

@@ -180,17 +180,22 @@ def _tagger():
     return WordCutter(), jieba.posseg.dt.word_tag_tab
 
 
+_ENG = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*")
+_NUM = re.compile(r"[\d.%％]+")
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+
+
 def _tag(word: str, tags: dict[str, str], freq: dict[str, int]) -> str:
     t = tags.get(word)
     if t:
         return t
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9.\-]*", word):
+    if _ENG.fullmatch(word):
         return "eng"
-    if re.fullmatch(r"[\d.%％]+", word):
+    if _NUM.fullmatch(word):
         return "m"
     if len(word) in (2, 3) and word[0] in _SURNAMES and word not in freq:
         return "nr"  # an unknown 2-3 character word after a surname: a name, most often
-    return "nz" if len(word) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", word) else "x"
+    return "nz" if len(word) >= 2 and _HAN.fullmatch(word) else "x"
 
 
 def unit_class_of(unit: str | None) -> str | None:
@@ -207,9 +212,11 @@ def words(text: str) -> list[tuple[int, int, str]]:
     cutter, tags = _tagger()
     out = []
     pos = 0
+    freq = cutter.freq
     for w in cutter.cut(text):
-        out.append((pos, pos + len(w), _tag(w, tags, cutter.freq)))
-        pos += len(w)
+        n = len(w)
+        out.append((pos, pos + n, tags.get(w) or _tag(w, tags, freq)))
+        pos += n
     return out
 
 
@@ -326,15 +333,14 @@ def _noun_phrases(text: str, add) -> None:
         spans = {(a, b) for a in range(n) for b in range(a + 1, n + 1) if a == 0 or b == n}
         if n <= 4:
             spans |= {(a, b) for a in range(n) for b in range(a + 1, n + 1)}
+        run_tags = [t for _, _, t in run]
         for a, b in spans:
             if b - a > 6:
                 continue
             s, e = run[a][0], run[b - 1][1]
-            phrase = text[s:e]
-            if len(phrase) < 2 or len(phrase) > 30:
+            if e - s < 2 or e - s > 30:
                 continue
-            tags = [t for _, _, t in run[a:b]]
-            add(s, e, _kind(phrase, tags), tokens=b - a)
+            add(s, e, _kind(text[s:e], run_tags[a:b]), tokens=b - a)
 
 
 def _kind(phrase: str, tags: list[str]) -> str:

@@ -425,13 +425,21 @@ def _member_sorted(codes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return w[np.minimum(np.searchsorted(w, codes), len(w) - 1)] == codes
 
 
+def _row_codes(text: str, s: int, e: int) -> tuple[list[int], int]:
+    """The codes of the bigrams of ``text[s:e]`` (channel 0) and of the ten characters before
+    (1) and after (2) it, all distinct, and how many are the span's own."""
+    own = _codes(_bigrams(text[s:e]))
+    before = _codes(_bigrams(text[max(s - 10, 0) : s]), 1)
+    return own + before + _codes(_bigrams(text[e : e + 10]), 2), len(own)
+
+
 def _span_codes_one_by_one(text: str, spans: np.ndarray) -> np.ndarray:
     """What :func:`_span_codes` computes, by its definition, candidate by candidate."""
-    keys: set[int] = set()
-    for row, (s, e) in enumerate(spans[:, :2].tolist()):
-        sides = ((s, e), (max(s - 10, 0), s), (e, min(e + 10, len(text))))
-        for channel, (a, b) in enumerate(sides):
-            keys.update((row << 44) | code for code in _codes(_bigrams(text[a:b]), channel))
+    keys = [
+        (row << 44) | code
+        for row, (s, e) in enumerate(spans[:, :2].tolist())
+        for code in _row_codes(text, s, e)[0]
+    ]
     return np.array(sorted(keys), dtype=np.int64)
 
 
@@ -536,11 +544,9 @@ class _Block:
         """:meth:`of` for a single candidate (a trimmed one) without the arrays' overhead."""
         c = r.cand
         s, e = c.start, c.end
-        own = _codes(_bigrams(text[s:e]))  # channels 0, 1, 2: distinct codes, sorted below
-        codes = own + _codes(_bigrams(text[max(s - 10, 0) : s]), 1)
-        codes += _codes(_bigrams(text[e : e + 10]), 2)
+        codes, n_big = _row_codes(text, s, e)
         codes.sort()
-        row = [*static, s, e, r.kind, len(own), _ord_last(r.before_trim)]
+        row = [*static, s, e, r.kind, n_big, _ord_last(r.before_trim)]
         row += [_ord_first(r.after_trim), len(codes), _ord_last(c.text)]
         row += [_ord_last(r.before_open), _ord_first(r.after_close)]
         hashes = np.array([hash(c.text)], dtype=np.int64)
@@ -572,8 +578,6 @@ def _trimmed_block(text: str, r: _Read, start: int, end: int) -> _Block:
 class _SentenceReads:
     block: _Block  # every candidate of the sentence
     trimmable: tuple[_Read, ...]  # the reads a question may trim
-    heads: tuple[str, ...]  # each trimmable's first two characters
-    tails: tuple[str, ...]  # and its last two
 
 
 @lru_cache(maxsize=4096)
@@ -584,13 +588,7 @@ def _sentence_reads(text: str) -> _SentenceReads:
     hot set of a busy service) stay under 200 MB.
     """
     block = _Block.of(text, [_read(text, c) for c in extract(text)])
-    trimmable = tuple(r for r in block.reads if r.trimmable)
-    return _SentenceReads(
-        block,
-        trimmable,
-        tuple(r.cand.text[:2] for r in trimmable),
-        tuple(r.cand.text[-2:] for r in trimmable),
-    )
+    return _SentenceReads(block, tuple(r for r in block.reads if r.trimmable))
 
 
 @dataclass(frozen=True)
@@ -655,8 +653,8 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
         blocks.append(sr.block)
         titles.extend(sr.block.in_title(title))
         size = len(sr.block)
-        for r, head, tail in zip(sr.trimmable, sr.heads, sr.tails):
-            head, tail = head in q_pairs, tail in q_pairs
+        for r in sr.trimmable:
+            head, tail = r.cand.text[:2] in q_pairs, r.cand.text[-2:] in q_pairs
             if head or tail:
                 for s, e in _trims(r.cand, qtext, head, tail):
                     blocks.append(_trimmed_block(text, r, s, e))

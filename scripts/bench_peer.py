@@ -108,9 +108,16 @@ class Stack:
 
     name = ""
     what = ""
+    pipe: Pipeline
 
     def ask(self, question: str) -> Result:
-        raise NotImplementedError
+        """The stack's own retrieval (``search``), then our reader and citation: both timed."""
+        t0 = time.perf_counter()
+        passages = self.search(question, READ_K)
+        t1 = time.perf_counter()
+        answer = read_and_compose(self.pipe, question, passages)
+        t2 = time.perf_counter()
+        return Result(answer, (t1 - t0) * 1000, (t2 - t1) * 1000, (t2 - t0) * 1000)
 
     def search(self, question: str, k: int) -> list[Passage]:
         raise NotImplementedError
@@ -283,14 +290,6 @@ class EnsembleStack(Stack):
         chunks, arts = self.store.chunks, self.store.articles
         return [Passage(chunks[i], fused[i], arts[chunks[i].article_id]) for i in order]
 
-    def ask(self, question: str) -> Result:
-        t0 = time.perf_counter()
-        passages = self.search(question, READ_K)
-        t1 = time.perf_counter()
-        answer = read_and_compose(self.pipe, question, passages)
-        t2 = time.perf_counter()
-        return Result(answer, (t1 - t0) * 1000, (t2 - t1) * 1000, (t2 - t0) * 1000)
-
 
 LANGCHAIN_INSTALL = ".venv/bin/pip install -e '.[bench]'"  # langchain-classic, langchain-community
 
@@ -346,7 +345,7 @@ class LangChainStack(Stack):
             metadatas=[d.metadata for d in docs],
             ids=[d.id for d in docs],
         )  # distance_strategy: the default, EUCLIDEAN_DISTANCE (IndexFlatL2)
-        self.retriever = self._retriever(READ_K)
+        self._retriever(READ_K)  # built as part of the setup: every question uses it
         self.setup_s = time.perf_counter() - t0
 
     def _retriever(self, k: int) -> Any:
@@ -368,14 +367,6 @@ class LangChainStack(Stack):
 
     def search(self, question: str, k: int) -> list[Passage]:
         return self._passages(self._retriever(max(k, READ_K)).invoke(question)[:k])
-
-    def ask(self, question: str) -> Result:
-        t0 = time.perf_counter()
-        passages = self._passages(self.retriever.invoke(question)[:READ_K])
-        t1 = time.perf_counter()
-        answer = read_and_compose(self.pipe, question, passages)
-        t2 = time.perf_counter()
-        return Result(answer, (t1 - t0) * 1000, (t2 - t1) * 1000, (t2 - t0) * 1000)
 
 
 # -- measuring ------------------------------------------------------------------------------------

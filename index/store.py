@@ -460,8 +460,8 @@ def write_index(
         assert previous is not None
         matrix[kept_at] = previous.vectors[kept_from]
     batch = 256
-    embedded = fitted is not None
-    if fitted is not None:
+    embedded = fitted is not None  # the fit already made the fresh chunks' vectors
+    if embedded:
         matrix[fresh_at] = fitted
         fitted = None  # at 100x, 100 MB: the build's peak is what it holds at once
         if progress:

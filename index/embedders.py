@@ -201,7 +201,8 @@ class OfflineEmbedder:
         e = cls(dim=int(components.shape[1]))
         e.vocab = {f: i for i, f in enumerate(feats)}
         e.idf = data["idf"]
-        e.components = components
+        # a plain array over the same mapped pages: indexing a memmap goes through Python
+        e.components = components.view(np.ndarray)
         if len(e.vocab) != len(e.idf) or len(e.idf) != components.shape[0]:
             raise ValueError("the offline embedder's vocabulary, idf and components disagree")
         return e

@@ -376,6 +376,25 @@ def test_offline_embedder_round_trips(tmp_path):
     assert np.allclose(e.embed_passages(texts), e2.embed_passages(texts), atol=1e-6)
 
 
+def _mapped(a: np.ndarray) -> bool:
+    """``a`` reads its file's pages (memory-mapped), not a private copy."""
+    while isinstance(a, np.ndarray):
+        if isinstance(a, np.memmap):
+            return True
+        a = a.base
+    return False
+
+
+def test_large_arrays_are_mapped_not_copied(store):
+    """Worker processes share one copy of an index's big arrays only if loading maps them."""
+    w = store.bm25.weights
+    assert all(_mapped(x) for x in (w.data, w.indices, w.indptr))
+    assert _mapped(store.embedder.components)
+    assert not _mapped(np.array(store.embedder.components))  # the check can fail
+    # searches index them as plain arrays (a memmap subclass pays Python per indexing)
+    assert type(store.embedder.components) is np.ndarray
+
+
 def test_approximate_index_above_the_configured_size(small):
     corpus, index_dir = small
     build_index(corpus, index_dir, embedder="offline", full=True, hnsw_above=10)

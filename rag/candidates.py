@@ -180,6 +180,14 @@ def _tagger():
     return WordCutter(), jieba.posseg.dt.word_tag_tab
 
 
+@lru_cache(maxsize=1)
+def verb_heads() -> frozenset[str]:
+    """The first two characters of every verb of two or more characters in jieba's tag
+    dictionary: a text whose first word is such a verb starts with one of them (an unknown
+    word is never tagged a verb)."""
+    return frozenset(w[:2] for w, t in _tagger()[1].items() if t == "v" and len(w) >= 2)
+
+
 _ENG = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*")
 _NUM = re.compile(r"[\d.%％]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]+")

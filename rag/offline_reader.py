@@ -234,14 +234,14 @@ def _chunk_sentences(text: str, c0: int, c1: int) -> _ChunkSentences:
         starts.append(s)
         read.append((max(s, c0), min(e, c1)) if e - s > 400 else (s, e))
     texts = tuple(text[s:e] for s, e in read)
-    groups = [_codes(_bigrams(t)) for t in texts]  # distinct: _bigrams is a set
+    if not read:
+        empty = np.zeros(0, dtype=np.int64)
+        return _ChunkSentences((), (), (), empty, empty, "")
+    w0, whole = read[0][0], text[read[0][0] : read[-1][1]]
+    ranges = np.array(read, dtype=np.int64) - w0
+    keys = _range_codes(whole, ranges[:, 0], ranges[:, 1], np.arange(len(read)) << 44)
     return _ChunkSentences(
-        tuple(starts),
-        tuple(read),
-        texts,
-        np.array([c for g in groups for c in g], dtype=np.int64),
-        np.repeat(np.arange(len(texts)), [len(g) for g in groups]),
-        text[read[0][0] : read[-1][1]] if read else "",
+        tuple(starts), tuple(read), texts, keys & ((1 << 44) - 1), keys >> 44, whole
     )
 
 
@@ -463,28 +463,50 @@ def _span_codes(text: str, spans: np.ndarray) -> np.ndarray:
 
     For candidate ``row`` spanning [s, e) of ``text``: channel 0 is ``_bigrams(text[s:e])``,
     1 the bigrams of the ten characters before, 2 of the ten after, each side taken
-    without whitespace when it holds a space, tab or newline (as :func:`_flat` does). All
-    from two arrays of the sentence's pair codes (as written, and without whitespace),
-    sorted, so that each row's codes come together and in row order.
+    without whitespace when it holds a space, tab or newline (as :func:`_flat` does).
+    Sorted, so that each row's codes come together and in row order.
     """
     n = len(text)
     if len(spans) <= 2 or n < 2:  # a trimmed candidate: less work one by one
         return _span_codes_one_by_one(text, spans)
-    c = np.fromiter(map(ord, text), dtype=np.int64, count=n)
-    space = np.fromiter(map(str.isspace, text), dtype=bool, count=n)
-    basic = (c == 32) | (c == 10) | (c == 9)
-    solid = c[~space]
-    pool = np.concatenate([(c[:-1] << 21) | c[1:], (solid[:-1] << 21) | solid[1:]])
-    rank = np.concatenate([[0], np.cumsum(~space)])  # characters before i that are not space
-    basics = np.concatenate([[0], np.cumsum(basic)])
     s, e = spans[:, 0], spans[:, 1]
     a = np.concatenate([s, np.maximum(s - 10, 0), e])  # channel by channel, rows in order
     b = np.concatenate([e, s, np.minimum(e + 10, n)])
+    rows = np.arange(3 * len(spans), dtype=np.int64) % len(spans)
+    tags = (rows << 44) | (np.repeat(np.arange(3, dtype=np.int64), len(spans)) << 42)
+    return _range_codes(text, a, b, tags)
+
+
+# which code points are whitespace (str.isspace); none is above U+3000, the last entry
+# stands for every code point above the table
+_IS_SPACE = np.array([chr(i).isspace() for i in range(0x3001)] + [False])
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as int64, in one copy (no call per character)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(
+        np.int64
+    )
+
+
+def _range_codes(text: str, a: np.ndarray, b: np.ndarray, tags: np.ndarray) -> np.ndarray:
+    """The distinct values of ``tags[i] | code`` over the bigram codes of every range
+    ``text[a[i]:b[i]]`` (a range holding a space, tab or newline taken without whitespace,
+    as :func:`_bigrams` does), sorted. All from two arrays of the text's pair codes (as
+    written, and without whitespace)."""
+    n = len(text)
+    c = _code_points(text)
+    space = _IS_SPACE[np.minimum(c, len(_IS_SPACE) - 1)]
+    basic = (c == 32) | (c == 10) | (c == 9)
+    solid = c[~space]
+    pool = np.concatenate([(c[:-1] << 21) | c[1:], (solid[:-1] << 21) | solid[1:]])
+    rank = np.zeros(n + 1, dtype=np.int64)  # rank[i]: characters before i that are not space
+    np.cumsum(~space, out=rank[1:])
+    basics = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(basic, out=basics[1:])
     flat = basics[b] > basics[a]
     start = np.where(flat, n - 1 + rank[a], a)
     length = np.maximum(np.where(flat, rank[b] - rank[a], b - a) - 1, 0)
-    rows = np.arange(3 * len(spans), dtype=np.int64) % len(spans)
-    tags = (rows << 44) | (np.repeat(np.arange(3, dtype=np.int64), len(spans)) << 42)
     keys = np.sort(np.repeat(tags, length) | pool[concat_ranges(start, length)])
     distinct = np.ones(len(keys), dtype=bool)  # what np.unique returns, at a quarter of its cost
     np.not_equal(keys[1:], keys[:-1], out=distinct[1:])

@@ -147,6 +147,37 @@ def test_features_do_not_depend_on_what_was_read_before(pipe):
     assert len(cold[QUESTIONS[0]][1]) > 20
 
 
+def _table_by_definition(table) -> list[set[int]]:
+    return [set(R._codes(R._bigrams(t))) for t in table.texts]
+
+
+def _table_codes(table) -> list[set[int]]:
+    got: list[set[int]] = [set() for _ in table.texts]
+    for code, row in zip(table.codes.tolist(), table.rows.tolist()):
+        assert code not in got[row]  # each distinct once
+        got[row].add(code)
+    return got
+
+
+def test_chunk_sentence_codes_are_each_sentences_bigrams(pipe):
+    """A chunk's table: each sentence's distinct bigram codes (as :func:`_bigrams` takes
+    them, without whitespace when a sentence holds a line break), on every chunk."""
+    R._chunk_sentences.cache_clear()
+    for chunk in pipe.store.chunks:
+        a = pipe.store.articles.get(chunk.article_id)
+        table = R._chunk_sentences(a.text, chunk.text_start, chunk.text_start + len(chunk.text))
+        assert table.texts and _table_codes(table) == _table_by_definition(table)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet="天津港。口\n \u3000a！", max_size=60), st.integers(0, 60), st.integers(1, 60)
+)
+def test_chunk_sentence_codes_on_made_up_text(text, c0, n):
+    table = R._chunk_sentences(text, c0, c0 + n)
+    assert _table_codes(table) == _table_by_definition(table)
+
+
 def test_starts_with_verb_skips_only_texts_no_verb_can_start(pipe):
     """The two-character prefilter changes no answer: on every candidate of the sample
     corpus, the same as cutting the text and looking at its first word."""

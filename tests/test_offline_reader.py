@@ -159,6 +159,12 @@ def _table_codes(table) -> list[set[int]]:
     return got
 
 
+def test_the_whitespace_table_covers_every_whitespace_character():
+    spaces = [i for i in range(0x110000) if chr(i).isspace()]
+    assert max(spaces) < len(R._IS_SPACE) - 1  # the last entry stands for all above: False
+    assert R._IS_SPACE.tolist() == [chr(i).isspace() for i in range(len(R._IS_SPACE) - 1)] + [False]
+
+
 def test_chunk_sentence_codes_are_each_sentences_bigrams(pipe):
     """A chunk's table: each sentence's distinct bigram codes (as :func:`_bigrams` takes
     them, without whitespace when a sentence holds a line break), on every chunk."""

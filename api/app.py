@@ -226,7 +226,9 @@ def create_app(
             len(store.articles),
             len(store.chunks),
             store.embedder.name,
-            " (offline)" if store.embedder.offline else "",
+            " (offline)"
+            if store.embedder.offline
+            else f" ({getattr(store.embedder, 'backend_used', None)})",
             pipeline.reader.name,
             " (offline)" if pipeline.reader.offline else "",
             app.state.write_mode,
@@ -280,11 +282,11 @@ def create_app(
         """
         question = _question(body.question)
         pipeline = service.pipeline  # this request keeps this index, whatever swaps meanwhile
-        if pipeline.reader.offline:
+        if pipeline.reader.offline and pipeline.store.embedder.offline:
             # a few milliseconds of pure Python: run it here rather than hand it to a thread
             # (threads would only take turns on the GIL), polling between turns (LoopTurns)
             answer = await service.turns.run(pipeline.ask, question, top_k=body.top_k)
-        else:  # a model reader takes long enough that the loop must keep serving meanwhile
+        else:  # a model (embedder or reader) releases the GIL: the loop keeps serving meanwhile
             answer = await run_in_threadpool(pipeline.ask, question, top_k=body.top_k)
         service.metrics.count("abstained" if answer.answer is None else "answered")
         # built from the same dataclasses AnswerOut documents (tests check the schema), so
@@ -301,7 +303,11 @@ def create_app(
             "chunk_count": len(store.chunks),
             "index_version": store.version,
             "index_built": store.manifest.get("build_time"),
-            "embedder": {"name": store.embedder.name, "offline": bool(store.embedder.offline)},
+            "embedder": {
+                "name": store.embedder.name,
+                "offline": bool(store.embedder.offline),
+                "backend": getattr(store.embedder, "backend_used", None),
+            },
             "reader": {"name": pipeline.reader.name, "offline": bool(pipeline.reader.offline)},
             "corpus_dir": str(service.corpus_dir) if service.corpus_dir else None,
             "writes": app.state.write_mode,

@@ -71,6 +71,7 @@ class AnswerOut(_Open):
 class ComponentOut(BaseModel):
     name: str
     offline: bool
+    backend: str | None = None  # a model's runtime: torch, onnx, onnx-int8
 
 
 class HealthOut(BaseModel):

@@ -63,6 +63,9 @@ def serve(
         )
     if workers > 1:
         _nodelay_for_workers()
+        # each worker embeds its own questions: share the cores instead of oversubscribing
+        cores = os.cpu_count() or 1
+        os.environ.setdefault("RAG_EMBED_THREADS", str(max(1, cores // workers)))
         os.environ.update(
             RAG_INDEX_DIR=str(index_dir),
             RAG_CORPUS_DIR=str(corpus_dir or ""),

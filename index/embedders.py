@@ -209,38 +209,88 @@ class OfflineEmbedder:
 
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+# `auto` embeds with the model up to this many chunks: about 4 minutes on a 2-core machine
+# (~90 passages/s with the int8 runtime); above it the LSA is learned in seconds instead
+# (the 100x corpus, 97,000 chunks, would take about 20 minutes; see docs/bench_embed.md)
+AUTO_MODEL_MAX_CHUNKS = 20_000
 
 
-def make_embedder(spec: str = "auto", *, dim: int = 256) -> Embedder:
-    """``offline``, ``auto`` (the default model if available locally, else offline), or a model name/path."""
+def make_embedder(
+    spec: str = "auto", *, dim: int = 256, chunk_count: int | None = None
+) -> Embedder:
+    """``offline``, ``auto`` (the default model if installed, else offline), or a model
+    name/path.
+
+    ``auto`` also takes the offline embedder for a corpus of more than
+    ``RAG_AUTO_MODEL_MAX_CHUNKS`` chunks (default :data:`AUTO_MODEL_MAX_CHUNKS`), which the
+    model would take too long to embed; naming the model embeds any size.
+    """
+    import os
+
     if spec == "offline":
         return OfflineEmbedder(dim=dim)
     from index.st_embedder import SentenceTransformerEmbedder, resolve_local_model
 
     target = DEFAULT_MODEL if spec == "auto" else spec
+    limit = int(os.environ.get("RAG_AUTO_MODEL_MAX_CHUNKS") or AUTO_MODEL_MAX_CHUNKS)
+    if spec == "auto" and chunk_count is not None and chunk_count > limit:
+        log.info(
+            "embedder: %d chunks is more than `auto` embeds with a model (%d); using the "
+            "offline embedder (name the model with --embedder to embed anyway)",
+            chunk_count,
+            limit,
+        )
+        return OfflineEmbedder(dim=dim)
     local = resolve_local_model(target)
     if local is None:
         if spec != "auto":
             raise FileNotFoundError(
-                f"embedding model {spec!r} is neither a local folder nor in the local cache; "
-                "download it on a connected machine, or use --embedder offline"
+                f"embedding model {spec!r} is neither installed (`rag models install`), a local "
+                "folder nor in the local cache; copy it from a connected machine, or use "
+                "--embedder offline"
             )
-        log.info("embedder: %s is not available locally, using the offline embedder", target)
+        log.info(
+            "embedder: %s is not installed (`rag models install`), using the offline embedder",
+            target,
+        )
         return OfflineEmbedder(dim=dim)
-    log.info("embedder: using %s (%s)", target, local)
-    return SentenceTransformerEmbedder(target, local_path=local)
+    from index.st_embedder import installed_manifest
+
+    # an installed folder named by its path is still that model (its name, its prompts)
+    manifest = installed_manifest(Path(local)) or {}
+    name = manifest.get("name") or target
+    prompts = manifest.get("prompts") or {}
+    log.info("embedder: using %s (%s)", name, local)
+    return SentenceTransformerEmbedder(
+        name,
+        local_path=local,
+        query_prompt=prompts.get("query"),
+        passage_prompt=prompts.get("passage"),
+    )
 
 
 def load_embedder(folder: Path, name: str) -> Embedder:
-    """The embedder an index was built with."""
+    """The embedder an index was built with (the same model, prompts and runtime choice)."""
     if name == OFFLINE_NAME:
         return OfflineEmbedder.load(folder)
     from index.st_embedder import SentenceTransformerEmbedder, resolve_local_model
 
+    try:
+        info = json.loads((folder / "st_embedder.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {}
     local = resolve_local_model(name)
+    if local is None and info.get("local_path"):
+        local = resolve_local_model(str(info["local_path"]))
     if local is None:
         raise FileNotFoundError(
-            f"the index was built with the model {name!r}, which is not available locally; "
-            "rebuild with `rag index build CORPUS --embedder offline` or install the model"
+            f"the index was built with the model {name!r}, which is not installed here; "
+            "install it (`rag models install`) or rebuild with "
+            "`rag index build CORPUS --embedder offline`"
         )
-    return SentenceTransformerEmbedder(name, local_path=local)
+    return SentenceTransformerEmbedder(
+        name,
+        local_path=local,
+        query_prompt=info.get("query_prompt"),
+        passage_prompt=info.get("passage_prompt"),
+    )

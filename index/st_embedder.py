@@ -28,6 +28,12 @@ log = logging.getLogger("index.st_embedder")
 
 INSTALL_HINT = "pip install -e '.[models]'"
 
+E5_MODEL_NAME = "intfloat/multilingual-e5-small"
+INSTALL_MANIFEST = "rag_model.json"  # written last by `rag models install`
+DEFAULT_MODELS_DIR = "var/models"
+ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_qint8.onnx"}
+BACKENDS = ("auto", "torch", *ONNX_FILES)
+
 E5_QUERY_PROMPT = "query: "
 E5_PASSAGE_PROMPT = "passage: "
 E5_INSTRUCT_QUERY_PROMPT = (
@@ -48,6 +54,54 @@ _WEIGHT_PATTERNS = (
 
 # ---------------------------------------------------------------------------------------------
 # finding a model on disk
+
+
+def models_home() -> Path:
+    """Where `rag models install` puts models: ``RAG_MODELS_DIR``, else ``var/models``."""
+    return Path(os.environ.get("RAG_MODELS_DIR") or DEFAULT_MODELS_DIR).expanduser()
+
+
+def installed_manifest(folder: Path) -> dict[str, Any] | None:
+    """The install manifest of a model folder when the install is complete, else ``None``.
+
+    Cheap (no hashing, so `auto` decides in milliseconds): the manifest parses and every file
+    it lists is there with its recorded size. A half-written, truncated or emptied folder
+    fails this; `rag models verify` also compares every file's sha256.
+    """
+    try:
+        manifest = json.loads((Path(folder) / INSTALL_MANIFEST).read_text(encoding="utf-8"))
+        files = manifest["files"]
+        for rel, info in files.items():
+            if (Path(folder) / rel).stat().st_size != info["bytes"]:
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return manifest if files else None
+
+
+def _installed_folder(name: str) -> Path | None:
+    """An installed model whose manifest names ``name`` (a hub id or the folder's name).
+
+    A reinstall moves the old folder aside (``.NAME.old-PID``) just before renaming the new
+    one into place; a kill between the two renames leaves only that one, which is then
+    used (the next install puts it back).
+    """
+    home = models_home()
+    try:
+        entries = sorted(p for p in home.iterdir() if p.is_dir())
+    except OSError:
+        return None
+    short = name.rstrip("/").rsplit("/", 1)[-1]
+    visible = sorted(
+        (p for p in entries if not p.name.startswith(".")), key=lambda p: p.name != short
+    )
+    aside = [p for p in entries if p.name.startswith(".") and ".old-" in p.name]
+    for p in [*visible, *aside]:
+        folder_name = p.name.split(".")[1] if p in aside else p.name
+        manifest = installed_manifest(p)
+        if manifest and name in (manifest.get("name"), folder_name):
+            return p
+    return None
 
 
 def _hf_hub_cache() -> Path:
@@ -101,7 +155,8 @@ def _repo_id_candidates(name: str) -> list[str]:
 def resolve_local_model(name_or_path: str) -> str | None:
     """The local folder to load ``name_or_path`` from, or ``None``; never touches the network.
 
-    An existing directory is returned as is. A hub repo id (``org/name``) is looked up in the
+    An existing directory is returned as is. A name is looked up first among the models that
+    `rag models install` put in :func:`models_home` (complete installs only), then in the
     Hugging Face cache (``HF_HUB_CACHE``, ``HF_HOME/hub`` or ``~/.cache/huggingface/hub``)
     and in ``SENTENCE_TRANSFORMERS_HOME`` (hub layout, or the flat ``org_name`` layout of old
     sentence-transformers releases); the snapshot folder is returned when it holds a config
@@ -115,6 +170,9 @@ def resolve_local_model(name_or_path: str) -> str | None:
     ids = _repo_id_candidates(name_or_path)
     if not ids:
         return None
+    installed = _installed_folder(name_or_path)  # `rag models install` (models_home())
+    if installed is not None:
+        return str(installed)
 
     caches = [_hf_hub_cache()]
     st_home = os.environ.get("SENTENCE_TRANSFORMERS_HOME")
@@ -203,11 +261,18 @@ class SentenceTransformerEmbedder:
         *,
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
+        backend: str | None = None,
     ) -> None:
         self.name = name
         self.local_path = local_path
         self.batch_size = batch_size
         self.device = device
+        self.backend = backend or os.environ.get("RAG_EMBED_BACKEND") or "auto"
+        if self.backend not in BACKENDS:
+            raise ValueError(
+                f"unknown embedding backend {self.backend!r}; one of {', '.join(BACKENDS)}"
+            )
+        self.backend_used: str | None = None  # what warm_up() chose
         q_default, p_default = default_prompts(name)
         self.query_prompt = q_default if query_prompt is None else query_prompt
         self.passage_prompt = p_default if passage_prompt is None else passage_prompt
@@ -224,6 +289,39 @@ class SentenceTransformerEmbedder:
     def loaded(self) -> bool:
         return self._model is not None
 
+    def _pick_backend(self) -> str:
+        """``torch``, or an ONNX runtime when asked for or when the install chose it.
+
+        `rag models install` measures the runtimes on the machine and records the fastest
+        that keeps its vectors within cosine 0.99 of PyTorch's (``rag_model.json``); ``auto``
+        takes that choice when its file and onnxruntime are there, else PyTorch.
+        """
+        import importlib.util
+
+        folder = Path(self.local_path) if self.local_path else None
+        if self.backend == "torch" or folder is None:
+            return "torch"
+        if self.backend == "auto":
+            manifest = installed_manifest(folder) or {}
+            chosen = (manifest.get("runtime") or {}).get("backend", "torch")
+            if chosen not in ONNX_FILES:
+                return "torch"
+            if not (folder / ONNX_FILES[chosen]).is_file():
+                log.warning("embedder: %s lacks %s; using PyTorch", folder, ONNX_FILES[chosen])
+                return "torch"
+            if importlib.util.find_spec("onnxruntime") is None:
+                log.warning(
+                    "embedder: onnxruntime is not installed; using PyTorch (%s)", INSTALL_HINT
+                )
+                return "torch"
+            return chosen
+        if not (folder / ONNX_FILES[self.backend]).is_file():
+            raise FileNotFoundError(
+                f"the embedding backend {self.backend!r} needs {folder / ONNX_FILES[self.backend]}; "
+                "`rag models install --force` writes it, or use --embed-backend torch"
+            )
+        return self.backend
+
     def warm_up(self) -> Any:
         """Load the model (once) and return it."""
         if self._model is not None:
@@ -231,6 +329,17 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if self._model is not None:
                 return self._model
+            backend = self._pick_backend()
+            if backend != "torch":
+                from index.onnx_encoder import OnnxEncoder
+
+                log.info(
+                    "loading embedding model %s (%s) from %s", self.name, backend, self.local_path
+                )
+                enc = OnnxEncoder(Path(self.local_path), ONNX_FILES[backend]).warm_up()
+                self._dim = int(enc.encode(["测试"]).shape[1])
+                self.backend_used, self._model = backend, enc
+                return enc
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as e:
@@ -250,7 +359,7 @@ class SentenceTransformerEmbedder:
             if dim is None:  # some custom heads do not report it
                 dim = int(model.encode(["测试"], convert_to_numpy=True).shape[1])
             self._dim = int(dim)
-            self._model = model
+            self.backend_used, self._model = "torch", model
             return model
 
     @property
@@ -267,6 +376,9 @@ class SentenceTransformerEmbedder:
 
     def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool) -> np.ndarray:
         model = self.warm_up()
+        if self.backend_used != "torch":
+            # onnxruntime on a CPU runs small batches fastest (8: 59 vs 43 passages/s at 32)
+            return model.encode([prompt + t for t in texts], batch_size=min(self.batch_size, 8))
         vecs = model.encode(
             list(texts),
             prompt=prompt or None,
@@ -296,6 +408,7 @@ class SentenceTransformerEmbedder:
             "local_path": self.local_path,
             "query_prompt": self.query_prompt,
             "passage_prompt": self.passage_prompt,
+            "backend": self.backend_used or self.backend,
         }
         if self._dim is not None:
             info["dim"] = self._dim

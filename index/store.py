@@ -371,7 +371,7 @@ def write_index(
     embedder: Embedder,
     previous: IndexStore | None,
     settings: Mapping[str, Any],
-    progress: Callable[[str, int], Any] | None = None,
+    progress: Callable[[str, int, int | None], Any] | None = None,
     hnsw_above: int = 50_000,
 ) -> UpdateReport:
     """Write a new index version from ``previous`` plus the changes in ``sources``.
@@ -448,10 +448,12 @@ def write_index(
     tokens = tokens.take(row_of).compact()
     fitted: np.ndarray | None = None
     if previous is None:
-        if progress:
-            progress("fit", len(fresh_texts))
         if offline:  # the fit already computes every chunk's vector: keep them
+            if progress:
+                progress("fit", 0, len(fresh_texts))
             fitted = embedder.fit_table(fresh_tokens)
+            if progress:
+                progress("fit", len(fresh_texts), len(fresh_texts))
         else:
             embedder.fit(fresh_texts)
     dim = embedder.dim
@@ -465,7 +467,7 @@ def write_index(
         matrix[fresh_at] = fitted
         fitted = None  # at 100x, 100 MB: the build's peak is what it holds at once
         if progress:
-            progress("embed", len(fresh_at))
+            progress("embed", len(fresh_at), len(fresh_at))
     for s in range(0, 0 if embedded else len(fresh_chunks), batch):
         part = fresh_chunks[s : s + batch]
         texts = fresh_texts[s : s + len(part)]
@@ -475,7 +477,7 @@ def write_index(
             vecs = embedder.embed_passages(texts)
         matrix[fresh_at[s : s + len(part)]] = vecs
         if progress:
-            progress("embed", len(part))
+            progress("embed", len(part), len(fresh_chunks))
     report.embedded_chunks = len(fresh_chunks)
     report.chunk_count = len(chunks)
     del fresh_texts, fresh_tokens, fresh_chunks  # not needed below (the peak is BM25's count)

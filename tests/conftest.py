@@ -36,6 +36,29 @@ def offline_index(tmp_path_factory, corpus_dir) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def installed_model() -> Path:
+    """The real multilingual-e5-small folder that `rag models install` (set-up) wrote."""
+    from index.st_embedder import E5_MODEL_NAME, resolve_local_model
+
+    path = resolve_local_model(E5_MODEL_NAME)
+    if path is None:
+        if os.environ.get("RAG_REQUIRE_MODEL"):
+            pytest.fail("multilingual-e5-small is not installed: run `rag models install`")
+        pytest.skip("multilingual-e5-small is not installed (`rag models install`)")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def model_index(tmp_path_factory, corpus_dir, installed_model) -> Path:
+    """An index of the sample corpus built by `auto`, which takes the installed model."""
+    from rag.indexing import build_index
+
+    folder = tmp_path_factory.mktemp("model-index")
+    build_index(corpus_dir, folder, embedder="auto")
+    return folder
+
+
 @pytest.fixture()
 def empty_caches(tmp_path, monkeypatch) -> Path:
     """Model caches that hold nothing: a lookup must find only what the test puts there."""
@@ -45,4 +68,5 @@ def empty_caches(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
     monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("SENTENCE_TRANSFORMERS_HOME", str(tmp_path / "st_home"))
+    monkeypatch.setenv("RAG_MODELS_DIR", str(tmp_path / "models"))  # nothing installed
     return home

@@ -124,7 +124,8 @@ def test_kill_9_during_a_build_leaves_the_previous_version_live(
     # killed builds' lock does not hold it up
     (corpus / FACT_FILE).write_text(FACT, encoding="utf-8")
     done = subprocess.run(
-        [*RAG, "index", "build", str(corpus), "--index-dir", str(index), "--json"],
+        [*RAG, "index", "build", str(corpus), "--index-dir", str(index), "--json"]
+        + ["--embedder", "offline"],  # the offline index updated (auto would switch models)
         cwd=ROOT,
         env=ENV,
         capture_output=True,

@@ -52,7 +52,9 @@ def test_passages_carry_article_metadata_and_exact_offsets(store, sample_corpus)
 
 
 def test_article_diversity(store):
-    passages = HybridRetriever(store).search("商圈党建", k=8)
+    from index.hybrid import FusionSettings
+
+    passages = HybridRetriever(store, FusionSettings(per_article=2)).search("商圈党建", k=8)
     assert len(passages) == 8
     per_article = {}
     for p in passages[:5]:  # the first slots hold several articles
@@ -99,7 +101,7 @@ def test_fusion_equals_its_definition(store, method):
     r = HybridRetriever(store, settings)
     for question in ("天津古文化街今年十一期间累计客流多少", "商圈党建", "社区网格员", "xyz"):
         got = [(store.chunks.index(p.chunk), p.score, p.dense_rank) for p in r.search(question, 8)]
-        want = _fusion_by_definition(store, question, 8, settings)
+        want = _fusion_by_definition(store, question, 8, r.settings)
         assert [g[0] for g in got] == [w[0] for w in want], question
         assert np.allclose([g[1] for g in got], [w[1] for w in want], rtol=1e-6), question
         assert [g[2] for g in got] == [w[2] for w in want], question

@@ -312,7 +312,8 @@
 
   // -- the footer: which embedder and reader answer --------------------------------------
   function showComponent(node, label, component) {
-    node.replaceChildren(text(`${label}：${component.name}`));
+    const runtime = component.backend ? `（${component.backend}）` : "";
+    node.replaceChildren(text(`${label}：${component.name}${runtime}`));
     node.classList.toggle("is-offline", Boolean(component.offline));
     node.dataset.offline = String(Boolean(component.offline));
     if (component.offline) {

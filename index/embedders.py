@@ -209,9 +209,9 @@ class OfflineEmbedder:
 
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
-# `auto` embeds with the model up to this many chunks: about 4 minutes on a 2-core machine
-# (~90 passages/s with the int8 runtime); above it the LSA is learned in seconds instead
-# (the 100x corpus, 97,000 chunks, would take about 20 minutes; see docs/bench_embed.md)
+# `auto` embeds with the model up to this many chunks: about 13 minutes on a 2-core machine
+# (~25 chunks of 320 characters a second with the int8 runtime); above it the LSA is learned
+# in about a minute instead (the 100x corpus would take the model about 48 minutes: README)
 AUTO_MODEL_MAX_CHUNKS = 20_000
 
 

@@ -2,8 +2,8 @@
 
 The installed multilingual-e5-small carries ``onnx/model_qint8.onnx`` (exported and quantised
 by `rag models install`, checked against the package's vectors). On a 2-core CPU it embeds a
-question in about 5 ms, four times faster than the same model in PyTorch, and passages
-about 2.5x faster (``scripts/bench_embed.py``). This class is the sentence-transformers
+question in about 5.5 ms on one thread, four times faster than the same model in PyTorch
+(``scripts/bench_dense.py``, docs/bench_dense.md). This class is the sentence-transformers
 pipeline of that folder — tokenizer, transformer, mean pooling, L2 normalisation — with the
 transformer run by onnxruntime; the tokenizer is the folder's own ``tokenizer.json``.
 

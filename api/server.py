@@ -63,7 +63,8 @@ def serve(
         )
     if workers > 1:
         _nodelay_for_workers()
-        # each worker embeds its own questions: share the cores instead of oversubscribing
+        # a worker's batches (documents uploaded): share the cores instead of oversubscribing
+        # (questions always run on one thread of their own: index/st_embedder.py)
         cores = os.cpu_count() or 1
         os.environ.setdefault("RAG_EMBED_THREADS", str(max(1, cores // workers)))
         os.environ.update(

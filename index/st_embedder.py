@@ -319,7 +319,7 @@ class SentenceTransformerEmbedder:
         if not (folder / ONNX_FILES[self.backend]).is_file():
             raise FileNotFoundError(
                 f"the embedding backend {self.backend!r} needs {folder / ONNX_FILES[self.backend]}; "
-                "`rag models install --force` writes it, or use --embed-backend torch"
+                "`rag models install --force` writes it, or set RAG_EMBED_BACKEND=torch"
             )
         return self.backend
 

@@ -202,8 +202,14 @@ def build_state_dict(e5: E5File) -> dict[str, np.ndarray]:
         "fo": "output.dense",
         "oln": "output.LayerNorm",
     }
-    rows = {"q": h.hidden, "k": h.hidden, "v": h.hidden, "ao": h.hidden, "fi": h.ffn}
-    rows["fo"] = h.hidden
+    rows = {
+        "q": h.hidden,
+        "k": h.hidden,
+        "v": h.hidden,
+        "ao": h.hidden,
+        "fi": h.ffn,
+        "fo": h.hidden,
+    }
     for i in range(h.layers):
         for short, long in names.items():
             prefix = f"encoder.layer.{i}.{long}"
@@ -289,7 +295,7 @@ def _write_folder(e5: E5File, folder: Path, progress: Callable[[str], None]) -> 
     out.rmdir()
 
 
-def _export_onnx(folder: Path) -> None:
+def export_onnx(folder: Path) -> None:
     """``onnx/model.onnx`` (the transformer: ids and mask in, hidden states out) and its
     int8 quantisation ``onnx/model_qint8.onnx`` (dynamic, per-channel weights)."""
     import torch
@@ -370,8 +376,7 @@ def choose_runtime(folder: Path, sentences: Sequence[str] = CHECK_SENTENCES) -> 
         return st.encode(texts, batch_size=8, normalize_embeddings=True, convert_to_numpy=True)
 
     engines: dict[str, Callable[[list[str]], np.ndarray]] = {"torch": torch_encode}
-    files = ONNX_FILES
-    for name, rel in files.items():
+    for name, rel in ONNX_FILES.items():
         engines[name] = OnnxEncoder(folder, rel).encode
     ref = None
     table: dict[str, dict[str, float]] = {}
@@ -392,12 +397,12 @@ def choose_runtime(folder: Path, sentences: Sequence[str] = CHECK_SENTENCES) -> 
             + table["torch"]["passages_per_s"] / max(table[n]["passages_per_s"], 1e-9)
         ),
     )
-    for name, rel in files.items():
+    for name, rel in ONNX_FILES.items():
         if name != best:
             (folder / rel).unlink(missing_ok=True)
     if best == "torch":
         shutil.rmtree(folder / "onnx", ignore_errors=True)
-    return {"backend": best, "file": files.get(best), "candidates": table}
+    return {"backend": best, "file": ONNX_FILES.get(best), "candidates": table}
 
 
 # -- checking ----------------------------------------------------------------------------------
@@ -543,7 +548,7 @@ def install_e5(
                 "nothing was installed"
             )
         say("exporting to ONNX and quantising (int8)")
-        _export_onnx(tmp)
+        export_onnx(tmp)
         say("measuring the runtimes on this machine")
         runtime = choose_runtime(tmp)
         say(f"runtime: {runtime['backend']} ({runtime['candidates']})")

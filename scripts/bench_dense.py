@@ -145,14 +145,14 @@ def _onnx_exports(folder: Path) -> Path:
     ``rag models install`` does."""
     import tempfile
 
-    from rag.model_install import _export_onnx
+    from rag.model_install import export_onnx
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-onnx-"))
     for p in folder.iterdir():
         if p.name != "onnx":
             (scratch / p.name).symlink_to(p.resolve())
     print("  exporting ONNX float32 and int8 into", scratch)
-    _export_onnx(scratch)
+    export_onnx(scratch)
     return scratch
 
 

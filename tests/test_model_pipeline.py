@@ -49,8 +49,9 @@ def test_fusion_weights_by_embedder(store, offline_index):
     assert HybridRetriever(store, FusionSettings(dense_weight=3.0)).settings.dense_weight == 3.0
 
 
-def test_the_model_finds_paraphrases_bm25_misses(store):
-    """The dense side at work: a question sharing almost no words with its sentence."""
+def test_the_dense_side_alone_finds_a_paraphrase(store):
+    """The model's side on its own (no BM25): a question in other words than its sentence
+    (国庆长假 / 来了多少游客 for 十一期间 / 累计客流)."""
     r = HybridRetriever(store)
     dense_ids, _ = r.dense("国庆长假时古文化街来了多少游客", 5)
     texts = [store.chunks[int(i)].text for i in dense_ids]

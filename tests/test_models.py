@@ -179,10 +179,15 @@ def test_the_chosen_runtime_is_there_and_agrees(tiny_install):
         assert OnnxEncoder(folder, runtime["file"]).encode(texts[:1]).shape == (1, 64)
 
 
-def test_a_second_install_is_a_no_op_and_force_replaces(tiny_install, tiny_file):
-    again = install_e5(tiny_install.folder.parent, source=tiny_file)
-    assert again.manifest == tiny_install.manifest
-    assert not list(tiny_install.folder.parent.glob(".*"))  # nothing left beside it
+def test_a_second_install_is_a_no_op_and_force_replaces(tmp_path, tiny_file):
+    first = install_e5(tmp_path, source=tiny_file)
+    inode = first.folder.stat().st_ino
+    again = install_e5(tmp_path, source=tiny_file)
+    assert again.manifest == first.manifest and first.folder.stat().st_ino == inode
+    forced = install_e5(tmp_path, source=tiny_file, force=True)
+    assert forced.folder == first.folder and forced.folder.stat().st_ino != inode
+    assert installed_manifest(forced.folder) == forced.manifest
+    assert [p.name for p in tmp_path.iterdir()] == [FOLDER_NAME]  # nothing left beside it
 
 
 def test_a_failed_check_installs_nothing(tmp_path, tiny_file, monkeypatch):

@@ -82,11 +82,12 @@ def write_tiny_e5(
     head += struct.pack("<i", len(pieces)) + struct.pack("<4i", 0, 2, 1, 3)
     head += struct.pack("<Q", len(blob)) + offsets.tobytes()
     head += np.array(scores, "<f4").tobytes() + blob
+    table = _normalisation()
     norm = b"".join(
         struct.pack("<I", cp) + bytes([len(v)]) + b"".join(struct.pack("<I", ord(x)) for x in v)
-        for cp, v in sorted(_normalisation().items())
+        for cp, v in sorted(table.items())
     )
-    head += struct.pack("<i", len(_normalisation())) + struct.pack("<I", len(norm)) + norm
+    head += struct.pack("<i", len(table)) + struct.pack("<I", len(norm)) + norm
 
     def mat(n_out: int, n_in: int) -> np.ndarray:
         return rng.normal(0, 0.6 / np.sqrt(n_in), (n_out, n_in)).astype(np.float32)

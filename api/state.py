@@ -28,7 +28,7 @@ from typing import Any
 
 from index.store import IndexStore
 from rag.indexing import build_index
-from rag.loaders import SUPPORTED, CorpusError, UnreadableFile, load_file
+from rag.ingest.loaders import SUPPORTED, CorpusError, UnreadableFile, load_file
 from rag.pipeline import Pipeline
 
 log = logging.getLogger("api.state")
@@ -85,7 +85,7 @@ def _inside(root: Path, relative: str) -> Path:
 
 
 def _hidden_sibling(path: Path, tag: str) -> Path:
-    # a leading dot keeps it out of the corpus walk (rag.loaders.iter_corpus skips dotfiles)
+    # a leading dot keeps it out of the corpus walk (rag.ingest.loaders.iter_corpus skips dotfiles)
     return path.with_name(f".{tag}-{uuid.uuid4().hex[:12]}{path.suffix}")
 
 

@@ -29,9 +29,8 @@ import numpy as np
 
 from eval.dataset import DEFAULT_DATASET, Question, load_questions
 from eval.metrics import exact_match, f1, normalize
-from rag.candidates import extract, words
-from rag.chunking import sentence_spans
-from rag.offline_reader import (
+from rag.reader.candidates import extract, words
+from rag.reader.offline.reader import (
     CONF_FEATURES,
     FEATURES,
     WEIGHTS,
@@ -40,6 +39,7 @@ from rag.offline_reader import (
     featurise,
     question_terms,
 )
+from rag.text.sentences import sentence_spans
 
 _WH = {
     "person": ("谁", "哪位"),

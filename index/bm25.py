@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from index.ranges import concat_ranges
+from rag.text.ranges import concat_ranges
 
 if TYPE_CHECKING:
-    from index.text import TokenTable
+    from index.tokens import TokenTable
 
 
 # a query with more postings than this copies them row by row instead of gathering them
@@ -37,7 +37,7 @@ class BM25:
 
     @classmethod
     def from_tokens(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
-        from index.text import TokenTable
+        from index.tokens import TokenTable
 
         return cls.from_table(TokenTable.from_lists(docs), k1, b)
 

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse
 
 if TYPE_CHECKING:
-    from index.text import TokenTable
+    from index.tokens import TokenTable
 
 log = logging.getLogger("index.embedders")
 
@@ -91,7 +91,7 @@ class OfflineEmbedder:
     def _features(self, text: str, words: Sequence[str] | None = None) -> list[str]:
         if words is None:
             if self._tok is None:
-                from index.text import SearchTokenizer
+                from index.tokens import SearchTokenizer
 
                 self._tok = SearchTokenizer()
             words = self._tok.tokens(text)
@@ -107,7 +107,7 @@ class OfflineEmbedder:
         return m
 
     def _table(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None) -> TokenTable:
-        from index.text import TokenTable
+        from index.tokens import TokenTable
 
         return TokenTable.from_lists(
             self._features(t, tokens[i] if tokens is not None else None)

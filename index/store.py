@@ -36,7 +36,7 @@ import numpy as np
 from index.bm25 import BM25
 from index.embedders import Embedder, OfflineEmbedder, load_embedder
 from index.errors import IndexLoadError
-from index.text import SearchTokenizer, TokenTable, learn_terms, tokenize_many
+from index.tokens import SearchTokenizer, TokenTable, learn_terms, tokenize_many
 from index.vector import VectorStore
 from rag.types import Article, Chunk, OffsetRuns
 

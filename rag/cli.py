@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from index.errors import IndexLoadError
-from rag.loaders import CorpusError
+from rag.ingest.loaders import CorpusError
 
 log = logging.getLogger("rag")
 
@@ -41,7 +41,7 @@ def _print_json(value: object) -> None:
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
-    from rag.corpus import Corpus
+    from rag.ingest.corpus import Corpus
 
     corpus = Corpus.from_folder(args.corpus_dir)
     if args.json:

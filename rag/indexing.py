@@ -18,9 +18,10 @@ from index.store import (
     fingerprint_bytes,
     write_index,
 )
-from rag.chunking import CHUNK_OVERLAP, CHUNK_SIZE, Chunker
-from rag.loaders import CorpusError, UnreadableFile, iter_corpus, load_file, source_name
-from rag.segment import ArticleSegmenter
+from rag.ingest import TEXT_PIPELINE_VERSION
+from rag.ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, Chunker
+from rag.ingest.loaders import CorpusError, UnreadableFile, iter_corpus, load_file, source_name
+from rag.ingest.segment import ArticleSegmenter
 
 log = logging.getLogger("rag.indexing")
 
@@ -106,7 +107,7 @@ def _build(
     settings = {
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
-        "text_pipeline": text_pipeline_version(),
+        "text_pipeline": TEXT_PIPELINE_VERSION,
     }
     where = {"corpus_dir": str(corpus_dir.resolve())}
     if previous is not None and {k: before.get(k) for k in settings} != settings:
@@ -212,18 +213,6 @@ def _read_sources(
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         yield from pool.map(read, todo, chunksize=4)
-
-
-def text_pipeline_version() -> str:
-    """A fingerprint of the code that turns files into chunks: a change re-indexes everything."""
-    import hashlib
-
-    from rag import chunking, cleaning, loaders, patterns, segment
-
-    h = hashlib.sha256()
-    for mod in (loaders, cleaning, patterns, segment, chunking):
-        h.update(Path(mod.__file__).read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _skip(src: str, reason: str, on_skip: Callable[[str, str], None] | None) -> None:

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.chunking import article_sentences
 from rag.reader import Reader, Reading, SpanGuess, make_reader
+from rag.text.sentences import article_sentences
 from rag.types import Answer, Article, Citation, Evidence, Passage
 
 MAX_QUESTION_CHARS = 1000

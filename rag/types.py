@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.cleaning import MappedText
+from rag.text.mapped import MappedText
 
 
 def _fields(value: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def corpus_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_corpus(corpus_dir):
-    from rag.corpus import Corpus
+    from rag.ingest.corpus import Corpus
 
     return Corpus.from_folder(corpus_dir)
 

@@ -1,4 +1,4 @@
-"""Candidate spans (rag.candidates.extract) and question analysis (rag.question.analyse).
+"""Candidate spans (rag.reader.candidates.extract) and question analysis (rag.reader.question.analyse).
 
 Every sentence and question here is made up for the test; none comes from the eval set.
 """
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.candidates import Candidate, extract, unit_class_of
-from rag.question import analyse
+from rag.reader.candidates import Candidate, extract, unit_class_of
+from rag.reader.question import analyse
 
 
 def _by_text(sentence: str) -> dict[str, Candidate]:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.chunking import Chunker, sentence_spans
-from rag.cleaning import _ALWAYS, _HALF_TO_FULL
-from rag.patterns import compact
+from rag.ingest.chunking import Chunker
+from rag.ingest.cleaning import _ALWAYS, _HALF_TO_FULL
+from rag.ingest.patterns import compact
+from rag.text.sentences import sentence_spans
 
 
 def test_sentence_spans_keep_terminators_and_closing_quotes():
@@ -55,7 +56,7 @@ def test_chunks_stay_inside_their_article_with_exact_offsets(sample_corpus, size
 
 
 def test_article_sentences_follow_the_text_not_a_stale_cache():
-    from rag.chunking import article_sentences, sentence_spans
+    from rag.text.sentences import article_sentences, sentence_spans
 
     before, after = "第一句。第二句。", "改过的第一句。第二句。"
     assert list(article_sentences(before)) == sentence_spans(before)

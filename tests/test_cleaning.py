@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.cleaning import _ALWAYS, _HALF_TO_FULL, clean_text, normalize_line
+from rag.ingest.cleaning import _ALWAYS, _HALF_TO_FULL, clean_text, normalize_line
 
 _QUOTES = {'"': "“”"}
 

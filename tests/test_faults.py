@@ -39,7 +39,7 @@ from api.app import MAX_UPLOAD_BYTES, create_app
 from index.hybrid import HybridRetriever
 from index.store import IndexLoadError, IndexStore
 from rag.indexing import build_index
-from rag.loaders import iter_corpus, source_name
+from rag.ingest.loaders import iter_corpus, source_name
 from rag.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

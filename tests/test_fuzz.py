@@ -16,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import Chunker
-from rag.cleaning import _ALWAYS, _HALF_TO_FULL, MappedText, clean_text
-from rag.loaders import UnreadableFile, load_file
-from rag.segment import ArticleSegmenter
+from rag.ingest.chunking import Chunker
+from rag.ingest.cleaning import _ALWAYS, _HALF_TO_FULL, clean_text
+from rag.ingest.loaders import UnreadableFile, load_file
+from rag.ingest.segment import ArticleSegmenter
+from rag.text.mapped import MappedText
 from rag.types import Article, Document
 
 FUZZ = settings(

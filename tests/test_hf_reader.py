@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from rag.hf_reader import TransformersReader, _trim, resolve_local_qa_model  # noqa: E402
 from rag.reader import Reading, make_reader  # noqa: E402
+from rag.reader.transformers_reader import TransformersReader, _trim, resolve_local_qa_model  # noqa: E402
 from rag.types import Article, Chunk, Passage  # noqa: E402
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -210,17 +210,19 @@ def test_make_reader(tiny_qa, real_passages, monkeypatch):
     import sys
     import types
 
-    have_offline = importlib.util.find_spec("rag.offline_reader") is not None
+    have_offline = importlib.util.find_spec("rag.reader.offline.reader") is not None
     if not have_offline:  # make_reader imports it first; a stand-in lets the path case run
         monkeypatch.setitem(
-            sys.modules, "rag.offline_reader", types.SimpleNamespace(OfflineReader=None)
+            sys.modules, "rag.reader.offline.reader", types.SimpleNamespace(OfflineReader=None)
         )
     r = make_reader(str(tiny_qa))
     assert isinstance(r, TransformersReader)
     assert r.name == str(tiny_qa) and r.offline is False
     assert r.read(QUESTION, real_passages[:1]).guesses
     if not have_offline:
-        pytest.skip("rag.offline_reader is not there yet: make_reader('offline') not checked")
+        pytest.skip(
+            "rag.reader.offline.reader is not there yet: make_reader('offline') not checked"
+        )
     assert make_reader("offline").offline is True
 
 
@@ -235,8 +237,8 @@ def test_missing_transformers_message(monkeypatch, tiny_qa):
 
 def test_auto_falls_back_to_the_offline_reader_fast(empty_caches):
     """No model on disk and no network: `auto` decides from the file system, under 2 s."""
-    from rag.offline_reader import OfflineReader
     from rag.reader import make_reader
+    from rag.reader.offline.reader import OfflineReader
 
     t0 = time.perf_counter()
     reader = make_reader("auto")

@@ -15,7 +15,7 @@ from index.bm25 import BM25, _top_k
 from index.embedders import OfflineEmbedder
 from index.hybrid import HybridRetriever
 from index.store import FORMAT_VERSION, IndexLoadError, IndexStore, _index_text
-from index.text import SearchTokenizer, TokenTable, tokenize_many
+from index.tokens import SearchTokenizer, TokenTable, tokenize_many
 from rag.cli import main
 from rag.indexing import build_index
 

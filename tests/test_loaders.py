@@ -1,4 +1,4 @@
-"""Tests for rag.loaders on files generated in tmp_path (plus the shared sample corpus)."""
+"""Tests for rag.ingest.loaders on files generated in tmp_path (plus the shared sample corpus)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.loaders import (
+from rag.ingest.loaders import (
     SUPPORTED,
     CorpusError,
     UnreadableFile,
@@ -186,7 +186,7 @@ def test_html_declared_gbk(tmp_path: Path) -> None:
 
 
 def test_load_corpus_good_files(good_corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="rag.loaders"):
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.loaders"):
         docs = load_corpus(good_corpus)
     assert not caplog.records
     assert [d.source for d in docs] == [
@@ -274,14 +274,14 @@ def test_bad_files_skipped_with_one_warning_each(
 ) -> None:
     write_bad_files(good_corpus)
     skips: list[tuple[str, str]] = []
-    with caplog.at_level(logging.WARNING, logger="rag.loaders"):
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.loaders"):
         docs = load_corpus(
             good_corpus, on_skip=lambda source, reason: skips.append((source, reason))
         )
 
     assert len(docs) == 8  # every good file still loads
     assert {d.source for d in docs}.isdisjoint(BAD_FILES)
-    warnings = [r for r in caplog.records if r.name == "rag.loaders"]
+    warnings = [r for r in caplog.records if r.name == "rag.ingest.loaders"]
     assert all(r.levelno == logging.WARNING for r in warnings)
     assert len(warnings) == len(BAD_FILES)
     for name in BAD_FILES:
@@ -304,7 +304,10 @@ def test_load_file_raises_for_bad_file(tmp_path: Path, name: str) -> None:
 
 def test_only_bad_files_is_corpus_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     write_bad_files(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="rag.loaders"), pytest.raises(CorpusError) as err:
+    with (
+        caplog.at_level(logging.WARNING, logger="rag.ingest.loaders"),
+        pytest.raises(CorpusError) as err,
+    ):
         load_corpus(tmp_path)
     assert str(tmp_path) in str(err.value) and str(len(BAD_FILES)) in str(err.value)
     assert len(caplog.records) == len(BAD_FILES)

@@ -354,7 +354,7 @@ def real_model(installed_model) -> Path:
 
 
 def _corpus_sentences(sample_corpus) -> list[str]:
-    from rag.chunking import sentence_spans
+    from rag.text.sentences import sentence_spans
 
     out = []
     for a in sample_corpus.articles:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag import offline_reader as R
+from rag.reader.offline import reader as R
 
 
 @st.composite
@@ -36,7 +36,7 @@ def test_span_codes_are_the_bigrams_of_each_span_and_its_sides(case):
 @given(_text_and_spans())
 def test_a_block_of_one_candidate_equals_the_general_one(case):
     """The one-candidate block (trimmed candidates) holds what the array path makes of it."""
-    from rag.candidates import Candidate
+    from rag.reader.candidates import Candidate
 
     text, spans = case
     s, e = int(spans[0, 0]), int(spans[0, 1])
@@ -187,8 +187,8 @@ def test_chunk_sentence_codes_on_made_up_text(text, c0, n):
 def test_starts_with_verb_skips_only_texts_no_verb_can_start(pipe):
     """The two-character prefilter changes no answer: on every candidate of the sample
     corpus, the same as cutting the text and looking at its first word."""
-    from rag.candidates import extract, words
-    from rag.chunking import article_sentences
+    from rag.reader.candidates import extract, words
+    from rag.text.sentences import article_sentences
 
     texts = {
         c.text

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from index.store import IndexStore
-from rag.loaders import iter_corpus, source_name
+from rag.ingest.loaders import iter_corpus, source_name
 from rag.pipeline import MAX_QUESTION_CHARS
 
 schemathesis = pytest.importorskip("schemathesis", reason="needs schemathesis (pip install it)")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.patterns import compact
-from rag.segment import ArticleSegmenter
+from rag.ingest.patterns import compact
+from rag.ingest.segment import ArticleSegmenter
 from rag.types import Document
 
 GOLD = [
@@ -116,7 +116,7 @@ def test_offsets_point_into_the_original(sample_corpus):
 
 
 def test_ids_are_stable_and_unique(corpus_dir, sample_corpus):
-    from rag.corpus import Corpus
+    from rag.ingest.corpus import Corpus
 
     again = Corpus.from_folder(corpus_dir)
     assert [a.id for a in again.articles] == [a.id for a in sample_corpus.articles]

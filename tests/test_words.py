@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.text import SearchTokenizer, learn_terms
-from index.words import WordCutter, jieba_default
-from rag.chunking import article_sentences
+from index.tokens import SearchTokenizer, learn_terms
+from rag.text.sentences import article_sentences
+from rag.text.words import WordCutter, jieba_default
 
 
 @pytest.fixture(scope="module")

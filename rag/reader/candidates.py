@@ -175,7 +175,7 @@ def _tagger():
     HMM tagging)."""
     import jieba.posseg
 
-    from index.words import WordCutter
+    from rag.text.words import WordCutter
 
     return WordCutter(), jieba.posseg.dt.word_tag_tab
 

@@ -29,15 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from index.ranges import concat_ranges
-from index.words import jieba_default
-from rag.candidates import Candidate, extract, unit_class_of, verb_heads, words
-from rag.chunking import article_sentences
-from rag.question import QuestionAnalysis, analyse
-from rag.reader import Reading, SpanGuess
+from rag.reader.base import Reading, SpanGuess
+from rag.reader.candidates import Candidate, extract, unit_class_of, verb_heads, words
+from rag.reader.question import QuestionAnalysis, analyse
+from rag.text.ranges import concat_ranges
+from rag.text.sentences import article_sentences
+from rag.text.words import jieba_default
 from rag.types import Article, Passage
 
-WEIGHTS = Path(__file__).parent / "models" / "offline_reader.json"
+WEIGHTS = Path(__file__).parent / "weights.json"
 
 QTYPES = ("number", "date", "person", "place", "organization", "phrase")
 KINDS = ("number", "date", "term", "person", "organization", "place", "noun")

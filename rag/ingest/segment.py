@@ -19,8 +19,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from rag import patterns as P
-from rag.cleaning import Line, MappedText, continues, ends_sentence, is_furniture, read_lines
+from rag.ingest import patterns as P
+from rag.ingest.cleaning import Line, continues, ends_sentence, is_furniture, read_lines
+from rag.text.mapped import MappedText
 from rag.types import Article, Document, OffsetRuns
 
 _TOC_START = ("目录", "CONTENTS", "目 录")

@@ -11,34 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 
+from rag.text.sentences import sentence_spans
 from rag.types import Article, Chunk
 
-_SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’」』）)]*|\n+")
 _CLAUSE_END = re.compile(r"[，、：:,]")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """[start, end) of each sentence in ``text`` (the terminator stays with its sentence)."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(text):
-        end = m.end()
-        if text[start:end].strip():
-            spans.append((start, end))
-        start = end
-    if text[start:].strip():
-        spans.append((start, len(text)))
-    return spans
-
-
-@lru_cache(maxsize=4096)
-def article_sentences(text: str) -> tuple[tuple[int, int], ...]:
-    """:func:`sentence_spans` of an article's text, computed once per text (the readers and
-    the evidence step ask for the same articles over and over). Keyed by the text itself, so
-    an article changed by an index update is never served stale spans."""
-    return tuple(sentence_spans(text))
 
 
 def _split_long(text: str, start: int, end: int, size: int) -> Iterable[tuple[int, int]]:

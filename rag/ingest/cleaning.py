@@ -15,8 +15,10 @@ inserts, which is what keeps the map exact.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from rag.text.mapped import MappedText, is_cjk, is_cjk_punct
 
 # One-to-one substitutions: half-width punctuation next to Chinese becomes full-width,
 # full-width letters and digits become ASCII, corner brackets become curly quotes.
@@ -40,53 +42,8 @@ _FURNITURE = re.compile(
 )
 
 
-def is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF
-
-
-def is_cjk_punct(ch: str) -> bool:
-    o = ord(ch)
-    return 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF or ch in "“”‘’…—·"
-
-
 def _zh(ch: str) -> bool:
     return bool(ch) and (is_cjk(ch) or is_cjk_punct(ch))
-
-
-@dataclass(frozen=True)
-class MappedText:
-    """Text plus, for each character, its offset in the original string."""
-
-    text: str
-    offsets: tuple[int, ...]
-
-    def __post_init__(self) -> None:
-        if len(self.text) != len(self.offsets):
-            raise ValueError("text and offsets differ in length")
-
-    def __len__(self) -> int:
-        return len(self.text)
-
-    def span(self, i: int, j: int) -> tuple[int, int]:
-        """Original [start, end) of the cleaned span [i, j)."""
-        if not self.offsets:
-            return 0, 0
-        if j <= i:
-            k = min(i, len(self.offsets) - 1)
-            return self.offsets[k], self.offsets[k]
-        return self.offsets[i], self.offsets[j - 1] + 1
-
-    def __getitem__(self, s: slice) -> MappedText:
-        return MappedText(self.text[s], self.offsets[s])
-
-    @staticmethod
-    def join(parts: Iterable[MappedText]) -> MappedText:
-        text, offs = [], []
-        for p in parts:
-            text.append(p.text)
-            offs.extend(p.offsets)
-        return MappedText("".join(text), tuple(offs))
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.chunking import Chunker
-from rag.loaders import load_corpus
-from rag.segment import ArticleSegmenter
+from rag.ingest.chunking import Chunker
+from rag.ingest.loaders import load_corpus
+from rag.ingest.segment import ArticleSegmenter
 from rag.types import Article, Chunk, Document
 
 

@@ -28,10 +28,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from index.st_embedder import INSTALL_HINT, _offline_env, resolve_local_model
-from rag.reader import Reading, SpanGuess
+from rag.reader.base import Reading, SpanGuess
 from rag.types import Passage
 
-log = logging.getLogger("rag.hf_reader")
+log = logging.getLogger("rag.reader.transformers_reader")
 
 N_BEST = 20  # start and end candidates per window, as in the transformers QA pipeline
 MAX_GUESSES = 20

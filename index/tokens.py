@@ -2,7 +2,7 @@
 
 Quoted names (“海河净网”), book titles (《基层党建实务手册》) and other proper nouns that
 jieba's dictionary does not know are learned from the corpus at build time and added to
-a private word cutter (:mod:`index.words`), so that a question naming them matches them whole.
+a private word cutter (:mod:`rag.text.words`), so that a question naming them matches them whole.
 
 >>> tok = SearchTokenizer(terms=["海河净网"])
 >>> "海河净网" in tok.tokens("持续深化“海河净网”专项行动")
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.ranges import concat_ranges
-from rag.cleaning import is_cjk
+from rag.text.mapped import is_cjk
+from rag.text.ranges import concat_ranges
 
 # Words that carry the question, not its content.
 STOPWORDS = frozenset(
@@ -148,7 +148,7 @@ class SearchTokenizer:
     """jieba search-mode tokens with stopwords removed; private dictionary, thread-safe."""
 
     def __init__(self, terms: Iterable[str] = (), bigrams: bool = True) -> None:
-        from index.words import WordCutter
+        from rag.text.words import WordCutter
 
         self.bigrams = bigrams
         self.terms = sorted(set(terms))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rag.types import Document
 
-log = logging.getLogger("rag.loaders")
+log = logging.getLogger("rag.ingest.loaders")
 
 SUPPORTED = {
     ".txt": "text",

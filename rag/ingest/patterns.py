@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from rag.cleaning import is_cjk
+from rag.text.mapped import is_cjk
 
 _BYLINE = re.compile(
     r"^(?:文\s*[/／|丨]\s*|(?:本刊)?(?:特约)?(?:记者|通讯员|撰稿|作者)[:：\s]\s*)(?P<who>.*)$"

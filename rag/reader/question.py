@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.candidates import UNIT_CLASS, unit_class_of
+from rag.reader.candidates import UNIT_CLASS, unit_class_of
 
 # (answer type, pattern of the question word); the first that matches wins
 _WH: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

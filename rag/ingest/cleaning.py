@@ -31,7 +31,8 @@ _ALWAYS["％"] = "%"
 _ALWAYS["．"] = "."
 
 TERMINAL = '。！？!?…；;”’"」』）)》■□★☆✎▲◆●'  # a line ending in one of these ends a sentence
-_OPENERS = "“‘《（(【"
+STOPS = "。！？"  # the full-width marks that end a printed sentence (a subset of TERMINAL)
+COLONS = "：:"  # a line ending in a colon announces what follows: no cut sentence, no title
 
 _FURNITURE = re.compile(
     r"^(扫码(收听|看|观看|阅读|聆听)|扫描二维码|长按(识别)?二维码|(本版|本期)(组稿|编辑|责编|统筹)"
@@ -157,7 +158,7 @@ def ends_sentence(s: str) -> bool:
 
 def continues(prev: str, nxt: str, *, min_len: int = 16) -> bool:
     """Whether ``nxt`` continues a sentence that a column or page break cut in ``prev``."""
-    if not prev or not nxt or ends_sentence(prev) or prev[-1] in "：:":
+    if not prev or not nxt or ends_sentence(prev) or prev[-1] in COLONS:
         return False
     if len(prev) < min_len:  # a short unpunctuated line is a heading, not a cut sentence
         return False

@@ -29,7 +29,6 @@ _ISSUE = re.compile(r"(?P<year>(?:19|20)\d{2})\s*年\s*第\s*(?P<no>\d{1,3})\s*�
 _HALF = re.compile(r"(上半月|下半月|上旬|中旬|下旬)")
 _DATE = re.compile(r"(?:19|20)\d{2}年\d{1,2}月\d{1,2}日")
 _ROLE_WORDS = ("记者", "通讯员", "本刊", "特约", "实习生")
-_SENTENCE_PUNCT = "。；！？!?"
 
 
 def byline_author(line: str) -> str | None:
@@ -122,6 +121,22 @@ def is_heading_like(line: str, max_len: int = 40) -> bool:
 def _looks_like_quoted_title(s: str) -> bool:
     # “烟火”西北角 …, 《小楼春秋》: a title may open with a quote or book-title mark
     return s[0] in "“《" and s[-1] not in "。；，" and len(s) <= 40
+
+
+def md_level(raw: str) -> int:
+    """The level of a markdown heading line (``## 标题`` → 2), 0 for any other line."""
+    s = raw.lstrip()
+    n = len(s) - len(s.lstrip("#"))
+    return n if 0 < n <= 6 and s[n : n + 1] == " " else 0
+
+
+def inline_byline(s: str) -> tuple[str, str] | None:
+    """A title with its byline run into the same line: (title, author)."""
+    m = re.search(r"\s*文\s*[/／]", s)
+    if not m or m.start() < 4:
+        return None
+    author = byline_author(s[m.start() :].strip())
+    return s[: m.start()], author or ""
 
 
 def issue_of(line: str) -> str | None:

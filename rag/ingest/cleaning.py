@@ -166,6 +166,11 @@ def continues(prev: str, nxt: str, *, min_len: int = 16) -> bool:
     return is_cjk(first) or first.isdigit() or first in "，、。；：”’）》%"
 
 
+def paragraph_break(after: MappedText) -> MappedText:
+    """The ``"\\n"`` that ends a paragraph, mapped to the character just past ``after``."""
+    return MappedText("\n", (after.offsets[-1] + 1,))
+
+
 def join_paragraphs(lines: list[MappedText], *, min_len: int = 16) -> MappedText:
     """Join lines into paragraphs: a cut sentence is glued back, paragraphs end in '\\n'."""
     parts: list[MappedText] = []
@@ -174,9 +179,7 @@ def join_paragraphs(lines: list[MappedText], *, min_len: int = 16) -> MappedText
         if not line.text:
             continue
         if parts and not continues(prev, line.text, min_len=min_len):
-            # the paragraph break maps to the character just past the previous line
-            nl_at = parts[-1].offsets[-1] + 1
-            parts.append(MappedText("\n", (nl_at,)))
+            parts.append(paragraph_break(parts[-1]))
         parts.append(line)
         prev = line.text
     return MappedText.join(parts)

@@ -53,22 +53,20 @@ def draft_articles(
     return _DraftBuilder(lines, skip, toc, front, max_title_len).run()
 
 
+@dataclass
 class _DraftBuilder:
     """The state of one top-to-bottom reading; each ``_step`` method claims a line or passes."""
 
-    def __init__(
-        self, lines: list[Line], skip: set[int], toc: Contents, front: range, max_title_len: int
-    ) -> None:
-        self.lines = lines
-        self.skip = skip
-        self.toc = toc
-        self.front = front
-        self.max_title_len = max_title_len
-        self.drafts: list[Draft] = []
-        self.cur: Draft | None = None
-        self.column: str | None = None
-        self.mode: Mode = "none"
-        self.kicker = False
+    lines: list[Line]
+    skip: set[int]  # grows with the lines a draft takes ahead of the reading
+    toc: Contents
+    front: range  # the contents' lines: reaching one ends the current article
+    max_title_len: int
+    drafts: list[Draft] = field(default_factory=list)
+    cur: Draft | None = None  # the draft that running text joins
+    column: str | None = None  # the column the next article opens under
+    mode: Mode = "none"
+    kicker: bool = False  # a markdown kicker stands above the next heading
 
     def run(self) -> list[Draft]:
         i = 0

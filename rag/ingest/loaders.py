@@ -114,6 +114,8 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 _HEADING = re.compile(r"h([1-6])")
 _PARA, _LINE = "\x00", "\x01"  # sentinels for block and <br> breaks while walking HTML
+# wider than lexicon.HAN and is_cjk: a source line break next to CJK punctuation, kana or a
+# full-width form is a wrap too (such text is written without spaces)
 _CJK = "[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]"
 _CJK_WRAP = re.compile(rf"(?<={_CJK})[ \t\r\f]*\n[ \t\r\n\f]*(?={_CJK})")
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 
-from rag.ingest.cleaning import Line, continues, ends_sentence, read_lines
+from rag.ingest.cleaning import Line, continues, ends_sentence, paragraph_break, read_lines
 from rag.ingest.drafts import Draft, draft_articles
 from rag.ingest.front_matter import front_matter, publication_info
 from rag.ingest.patterns import md_level
@@ -129,8 +129,7 @@ def _body_text(lines: list[Line], d: Draft) -> tuple[MappedText, list[tuple[int,
         ln = lines[idx]
         is_section = idx in d.sections
         if parts and (is_section or prev_is_section or not continues(prev, ln.text)):
-            # the paragraph break maps to the character just past the previous line
-            parts.append(MappedText("\n", (parts[-1].offsets[-1] + 1,)))
+            parts.append(paragraph_break(parts[-1]))
         if is_section:
             sections.append((sum(len(p) for p in parts), d.sections[idx]))
         parts.append(ln.norm)

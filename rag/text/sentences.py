@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+# inside running text: a run of end marks and the closing quotes after it; cleaning.TERMINAL,
+# which judges whether a printed line is done, also takes a closing bracket or a ■ as an end
 _SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’」』）)]*|\n+")
 
 

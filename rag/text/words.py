@@ -1,10 +1,9 @@
 """jieba's word segmentation, the same words, computed by jieba-rs (``rjieba``).
 
-jieba in pure Python takes some 0.1 ms to cut a question and most of the time it takes to
-find the candidates of a sentence the reader has not seen. jieba-rs implements the same
-algorithm (prefix dictionary, best route, HMM for unknown words) over the same
-dictionary, in Rust, twenty times faster. It splits two things differently, and both
-are put back here, so that every word comes out as jieba's would:
+jieba in pure Python is most of the time it takes to find the candidates of a sentence the
+reader has not seen. jieba-rs implements the same algorithm (prefix dictionary, best route,
+HMM for unknown words) over the same dictionary, in Rust, many times faster. It splits two
+things differently, and both are put back here, so that every word comes out as jieba's would:
 
 - what lies outside jieba's word characters (punctuation, symbols, rare CJK extensions)
   is cut here exactly as jieba cuts it (one character at a time, whitespace apart);
@@ -26,18 +25,25 @@ import re
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import jieba
 
 _lock = threading.Lock()
 
+# jieba's own Han range (its re_han_default), narrower than lexicon.HAN: the words must be
+# split exactly where jieba splits them
+_JIEBA_HAN = "\u4e00-\u9fd5"
 # jieba's: the characters its dictionary cuts, whitespace, and its HMM step's non-Chinese runs
-_BLOCK = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)")
+_BLOCK = re.compile(f"([{_JIEBA_HAN}a-zA-Z0-9+#&\\._%\\-]+)")
 _SPACE = re.compile(r"(\r\n|\s)")
 _ALNUM = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
-_CHINESE = re.compile("[\u4e00-\u9fd5]")
+_CHINESE = re.compile(f"[{_JIEBA_HAN}]")
 
 
 @lru_cache(maxsize=1)
-def jieba_default():
+def jieba_default() -> jieba.Tokenizer:
     """jieba's default tokenizer, initialised once (its dictionary: frequencies, tags)."""
     import jieba
 

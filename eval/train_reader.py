@@ -30,15 +30,11 @@ import numpy as np
 from eval.dataset import DEFAULT_DATASET, Question, load_questions
 from eval.metrics import exact_match, f1, normalize
 from rag.reader.candidates import extract, words
-from rag.reader.offline.reader import (
-    CONF_FEATURES,
-    FEATURES,
-    WEIGHTS,
-    CandidateRow,
-    confidence_features,
-    featurise,
-    question_terms,
-)
+from rag.reader.offline.columns import CONF_FEATURES, FEATURES
+from rag.reader.offline.features import CandidateRow, featurise
+from rag.reader.offline.reader import WEIGHTS, confidence_features, sigmoid
+from rag.reader.offline.terms import question_terms
+from rag.text.lexicon import CLAUSE_BREAK
 from rag.text.sentences import sentence_spans
 
 _WH = {
@@ -48,7 +44,6 @@ _WH = {
     "term": ("什么", "哪个"),
     "noun": ("什么",),
 }
-_CLAUSE = re.compile(r"[，；：,;:]")
 
 
 @dataclass
@@ -119,7 +114,7 @@ def generate_questions(articles, n: int, seed: int = 13) -> list[Example]:
         if wh is None:
             continue
         # the clause holding the gap and up to one clause on either side
-        cuts = [0] + [m.end() for m in _CLAUSE.finditer(sent)] + [len(sent)]
+        cuts = [0] + [m.end() for m in CLAUSE_BREAK.finditer(sent)] + [len(sent)]
         i = max(k for k in range(len(cuts)) if cuts[k] <= c.start)
         j = min(k for k in range(len(cuts)) if cuts[k] >= c.end)
         lo = cuts[max(0, i - rng.choice((0, 1)))]
@@ -236,7 +231,7 @@ def _top(rows: Sequence[CandidateRow], coef: np.ndarray, intercept: float):
     if not rows:
         return None, None
     z = np.stack([r.x for r in rows]) @ coef + intercept
-    probs = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+    probs = sigmoid(z)
     best = int(np.argmax(probs))
     return best, probs
 

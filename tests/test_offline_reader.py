@@ -7,7 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.reader.offline import reader as R
+from rag.reader.offline import codes as C
+from rag.reader.offline import features as F
+from rag.reader.offline import reads as RD
+from rag.reader.offline import sentences as S
+from rag.reader.offline import terms as T
 
 
 @st.composite
@@ -25,11 +29,11 @@ def _text_and_spans(draw):
 @settings(max_examples=300, deadline=None)
 @given(_text_and_spans())
 def test_span_codes_are_the_bigrams_of_each_span_and_its_sides(case):
-    """Vectorised codes equal the definition: _bigrams of the text, of the ten characters
+    """Vectorised codes equal the definition: bigrams of the text, of the ten characters
     before and after (without whitespace when a side holds a space, tab or newline)."""
     text, spans = case
     spans = np.concatenate([spans] * 2)  # at least three rows: the vectorised path
-    assert R._span_codes(text, spans).tolist() == R._span_codes_one_by_one(text, spans).tolist()
+    assert C.span_codes(text, spans).tolist() == C.span_codes_one_by_one(text, spans).tolist()
 
 
 @settings(max_examples=200, deadline=None)
@@ -40,11 +44,11 @@ def test_a_block_of_one_candidate_equals_the_general_one(case):
 
     text, spans = case
     s, e = int(spans[0, 0]), int(spans[0, 1])
-    pair = R._read(text, Candidate(s, e, text[s:e], "noun"))
-    one = R._Block.of(text, [pair])
-    many = R._Block.of(text, [pair] * 3)  # three rows: the vectorised path
+    pair = RD.read_candidate(text, Candidate(s, e, text[s:e], "noun"))
+    one = RD.Block.of(text, [pair])
+    many = RD.Block.of(text, [pair] * 3)  # three rows: the vectorised path
     assert one.ext.tolist() == many.ext[:1].tolist()
-    assert one.codes.tolist() == many.codes[: int(many.ext[0, R._NCODES])].tolist()
+    assert one.codes.tolist() == many.codes[: int(many.ext[0, RD.NCODES])].tolist()
     assert one.hashes.tolist() == many.hashes[:1].tolist()
 
 
@@ -58,15 +62,15 @@ def test_trimming_function_words_equals_the_patterns(s):
     final newline included)."""
     import re
 
-    assert R._trim_left(s) == re.sub(
+    assert T.trim_left(s) == re.sub(
         r"(是|为|的|叫|在|有|了|由|达|共|约|到|给|把|被|向|和|与)+$", "", s
     )
-    assert R._trim_right(s) == re.sub(r"^(的|是|了|个|名|位|家|项|年|天)+", "", s)
+    assert T.trim_right(s) == re.sub(r"^(的|是|了|个|名|位|家|项|年|天)+", "", s)
 
 
 def test_span_codes_of_a_known_case():
     text = "在天津 港口发展"
-    keys = R._span_codes_one_by_one(text, np.array([[1, 3, 0]]))
+    keys = C.span_codes_one_by_one(text, np.array([[1, 3, 0]]))
     decoded = {
         (int(k >> 42) & 3, chr(int(k >> 21) & 0x1FFFFF) + chr(int(k) & 0x1FFFFF)) for k in keys
     }
@@ -82,15 +86,15 @@ _CODE = st.integers(0, (1 << 44) - 1)
 def test_member_is_set_membership(wanted, others, data):
     """Hash-table membership equals Python's ``in``, wanted codes repeated or not."""
     codes = others + data.draw(st.lists(st.sampled_from(wanted), max_size=20)) if wanted else others
-    got = R._member(np.array(codes, dtype=np.int64), wanted).tolist()
+    got = C.isin(np.array(codes, dtype=np.int64), wanted).tolist()
     assert got == [c in set(wanted) for c in codes]
 
 
 def test_member_when_every_hash_collides(monkeypatch):
     """Wanted codes sharing a slot under every multiplier: the bisection answers."""
-    monkeypatch.setattr(R, "_MIXERS", (np.uint64(1),))  # slot = top 12 bits: all zero here
+    monkeypatch.setattr(C, "_MIXERS", (np.uint64(1),))  # slot = top 12 bits: all zero here
     codes = np.array([5, 6, 7, 1 << 43], dtype=np.int64)
-    assert R._member(codes, [5, 7]).tolist() == [True, False, True, False]
+    assert C.isin(codes, [5, 7]).tolist() == [True, False, True, False]
 
 
 def _nearness_by_definition(qt, sentences, sizes, spans):
@@ -102,7 +106,7 @@ def _nearness_by_definition(qt, sentences, sizes, spans):
         found = [
             (p, p + len(qt.terms[k][0]), k)
             for k in sentences[si].terms
-            for p in R._positions(text, qt.terms[k][0])
+            for p in F.positions(text, qt.terms[k][0])
         ]
         held = {k for p, q, k in found if p >= s - 20 and q <= e + 20}
         near.append(sum(qt.terms[k][1] for k in sorted(held)) / qt.weight)
@@ -133,12 +137,12 @@ def test_features_do_not_depend_on_what_was_read_before(pipe):
 
     def features(q):
         passages = pipe.retriever.search(q, 8)
-        f = R.featurise_matrix(R.question_terms(q), passages, 6)
+        f = F.featurise_matrix(T.question_terms(q), passages, 6)
         return f.x.copy(), [r.cand.text for r in f.reads]
 
     cold = {}
     for q in QUESTIONS:
-        R._sentence_reads.cache_clear()
+        RD.sentence_reads.cache_clear()
         cold[q] = features(q)
     for q in QUESTIONS + QUESTIONS[::-1]:
         x, texts = features(q)
@@ -148,7 +152,7 @@ def test_features_do_not_depend_on_what_was_read_before(pipe):
 
 
 def _table_by_definition(table) -> list[set[int]]:
-    return [set(R._codes(R._bigrams(t))) for t in table.texts]
+    return [set(C.pair_codes(T.bigrams(t))) for t in table.texts]
 
 
 def _table_codes(table) -> list[set[int]]:
@@ -161,17 +165,17 @@ def _table_codes(table) -> list[set[int]]:
 
 def test_the_whitespace_table_covers_every_whitespace_character():
     spaces = [i for i in range(0x110000) if chr(i).isspace()]
-    assert max(spaces) < len(R._IS_SPACE) - 1  # the last entry stands for all above: False
-    assert R._IS_SPACE.tolist() == [chr(i).isspace() for i in range(len(R._IS_SPACE) - 1)] + [False]
+    assert max(spaces) < len(C.IS_SPACE) - 1  # the last entry stands for all above: False
+    assert C.IS_SPACE.tolist() == [chr(i).isspace() for i in range(len(C.IS_SPACE) - 1)] + [False]
 
 
 def test_chunk_sentence_codes_are_each_sentences_bigrams(pipe):
-    """A chunk's table: each sentence's distinct bigram codes (as :func:`_bigrams` takes
+    """A chunk's table: each sentence's distinct bigram codes (as :func:`bigrams` takes
     them, without whitespace when a sentence holds a line break), on every chunk."""
-    R._chunk_sentences.cache_clear()
+    S.chunk_sentences.cache_clear()
     for chunk in pipe.store.chunks:
         a = pipe.store.articles.get(chunk.article_id)
-        table = R._chunk_sentences(a.text, chunk.text_start, chunk.text_start + len(chunk.text))
+        table = S.chunk_sentences(a.text, chunk.text_start, chunk.text_start + len(chunk.text))
         assert table.texts and _table_codes(table) == _table_by_definition(table)
 
 
@@ -180,7 +184,7 @@ def test_chunk_sentence_codes_are_each_sentences_bigrams(pipe):
     st.text(alphabet="天津港。口\n \u3000a！", max_size=60), st.integers(0, 60), st.integers(1, 60)
 )
 def test_chunk_sentence_codes_on_made_up_text(text, c0, n):
-    table = R._chunk_sentences(text, c0, c0 + n)
+    table = S.chunk_sentences(text, c0, c0 + n)
     assert _table_codes(table) == _table_by_definition(table)
 
 
@@ -201,8 +205,8 @@ def test_starts_with_verb_skips_only_texts_no_verb_can_start(pipe):
         ws = words(t)
         return bool(ws) and ws[0][2] == "v" and ws[0][1] - ws[0][0] >= 2
 
-    R._starts_with_verb.cache_clear()
-    got = {t: R._starts_with_verb(t) for t in texts}
+    RD.starts_with_verb.cache_clear()
+    got = {t: RD.starts_with_verb(t) for t in texts}
     assert got == {t: by_definition(t) for t in texts}
     assert 10 < sum(got.values()) < len(texts) / 2  # both answers occur
 
@@ -211,12 +215,12 @@ def test_nearness_equals_its_definition(pipe):
     """The sorted-array nearness against a candidate-by-candidate reading of its definition
     (a question word in another sentence is never near)."""
     for q in QUESTIONS:
-        qt = R.question_terms(q)
-        sentences = R.select_sentences(qt, pipe.retriever.search(q, 8), 6)
-        sizes = [len(R._sentence_reads(s.text).block) for s in sentences]
-        spans = np.concatenate([R._sentence_reads(s.text).block.ext for s in sentences])
-        spans = spans[:, R._SPAN : R._SPAN + 3].astype(np.int64)
-        near, dist = R._nearness(qt, sentences, sizes, spans)
+        qt = T.question_terms(q)
+        sentences = S.select_sentences(qt, pipe.retriever.search(q, 8), 6)
+        sizes = [len(RD.sentence_reads(s.text).block) for s in sentences]
+        spans = np.concatenate([RD.sentence_reads(s.text).block.ext for s in sentences])
+        spans = spans[:, RD.SPAN : RD.SPAN + 3].astype(np.int64)
+        near, dist = F.nearness(qt, sentences, sizes, spans)
         want_near, want_dist = _nearness_by_definition(qt, sentences, sizes, spans)
         assert np.allclose(near, want_near) and np.allclose(dist, want_dist), q
         assert any(d < 1 for d in want_dist), q  # the case is not vacuous

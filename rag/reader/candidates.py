@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.text.lexicon import HAN, HAN_CHAR, NAME_BREAK_CHARS, TITLE_WORDS, ends_with_one_of
+
 UNIT_CLASS: dict[str, str] = {
     **dict.fromkeys(("元", "万元", "亿元", "千元", "美元", "万美元", "亿美元", "块"), "money"),
     **dict.fromkeys(("%", "％", "个百分点", "成", "倍"), "percent"),
@@ -124,12 +126,7 @@ _PLACE_SUFFIX = re.compile(
     r"(省|市|区|县|镇|乡|村|街道|社区|街|路|道|巷|港|湾|河|湖|山|岛|园|公园|广场|小区|新区|"
     r"开发区|保税区|生态城|商圈|大厦|国|州|里|庄|屯|营|口|城)$"
 )
-_TITLES = re.compile(
-    r"(书记|主任|局长|处长|科长|部长|队长|组长|社长|院长|校长|馆长|站长|所长|厂长|行长|会长|"
-    r"理事长|董事长|总经理|经理|主席|委员|代表|记者|主编|编辑|作者|教师|老师|专家|教授|博士|"
-    r"网格员|宣讲员|民警|党员|村民|居民|志愿者|负责人|大学士|同志|医生|律师|工程师|研究员|馆员|"
-    r"讲师|班长|团长|指导员|干部|主管|创始人|传承人|女士|先生)$"
-)
+_TITLES = ends_with_one_of(TITLE_WORDS)
 _SURNAMES = set(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
     "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵"
@@ -142,7 +139,6 @@ _NOUNISH = {"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "ng", "eng", "an", 
 _NOUN_CORE = {"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "ng", "eng"}
 
 
-_CJK1 = re.compile(r"[\u4e00-\u9fff]")
 _FUNCTION_CHARS = set("的了在是和与及等说为将把被从向对到也都就又还而着过之其以于赴")
 # words that end like a body or a place but name none
 _NOT_NAMES = set(
@@ -150,15 +146,13 @@ _NOT_NAMES = set(
     "全国 各国 全镇 本镇 各地 全省 本省 各省 全社 全局 全院 全校 各区 各村 各镇".split()
 )
 _NOT_NAME_ENDS = tuple(sorted(_NOT_NAMES))  # for str.endswith
-_BREAK = re.compile(r"[\s，。、；：！？“”《》（）()「」,.;:!?的在和与及是为对把被将从向到等]")
-_COORD = re.compile(
-    r"([\u4e00-\u9fff]{2,8}?(?:镇|村|区|县|市|省|街道|社区|公司|大学|局|委))(?:、[\u4e00-\u9fff]{2,8}?\2)+".replace(
-        "\\2", "(?:镇|村|区|县|市|省|街道|社区|公司|大学|局|委)"
-    )
-)
+_BREAK = re.compile(f"[{NAME_BREAK_CHARS}]")
+# coordinated names of one kind: "杨柳青镇、辛口镇"
+_COORD_SUFFIX = "(?:镇|村|区|县|市|省|街道|社区|公司|大学|局|委)"
+_COORD = re.compile(f"([{HAN}]{{2,8}}?{_COORD_SUFFIX})(?:、[{HAN}]{{2,8}}?{_COORD_SUFFIX})+")
 
 
-@dataclass(slots=True)  # read-only by convention (cached and shared): frozen costs 6× to make
+@dataclass(slots=True)  # read-only by convention (cached, shared); frozen is slower to make
 class Candidate:
     start: int
     end: int
@@ -190,7 +184,7 @@ def verb_heads() -> frozenset[str]:
 
 _ENG = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*")
 _NUM = re.compile(r"[\d.%％]+")
-_HAN = re.compile(r"[\u4e00-\u9fff]+")
+_HAN = re.compile(f"[{HAN}]+")
 
 
 def _guess_tag(word: str, freq: dict[str, int]) -> str:
@@ -298,7 +292,7 @@ def _noun_phrases(text: str, add) -> None:
             continue
         if len(w) == 2 and k + 1 < len(ws) and ws[k + 1][1] - ws[k + 1][0] == 1:
             nxt = text[ws[k + 1][0]]
-            if _CJK1.match(nxt) and nxt not in _FUNCTION_CHARS:
+            if HAN_CHAR.match(nxt) and nxt not in _FUNCTION_CHARS:
                 add(s, e + 1, "person", tokens=2)
     # coordinated names of one kind: "杨柳青镇、辛口镇"
     starts = {w[0] for w in ws}

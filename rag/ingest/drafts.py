@@ -16,6 +16,7 @@ from rag.ingest import patterns as P
 from rag.ingest.cleaning import COLONS, STOPS, Line, continues, ends_sentence
 from rag.ingest.front_matter import Contents
 
+# inside a feature, inside a run of briefs, just after closing credits, or no article yet
 Mode = Literal["feature", "briefs", "closed", "none"]
 
 
@@ -290,10 +291,10 @@ class _DraftBuilder:
         if h.inline is not None:
             cur.title, cur.title_start = _part_of_line(self.lines[h.title[0]], h.inline[0])
             cur.author = h.inline[1]
-        elif P.is_group_author(h.after):
+        elif h.after_at is not None and P.is_group_author(h.after):
             cur.author = h.after
-            cur.body.append(h.after_at)  # type: ignore[arg-type]
-            self.skip.add(h.after_at)  # type: ignore[arg-type]
+            cur.body.append(h.after_at)
+            self.skip.add(h.after_at)
         self.mode = "briefs" if brief else "feature"
 
     # -- running text -------------------------------------------------------------

@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 from scipy import sparse
 
+from index.local_models import E5_MODEL_NAME, installed_manifest, resolve_local_model
+
 if TYPE_CHECKING:
-    from index.tokens import TokenTable
+    from index.tokens import SearchTokenizer, TokenTable
 
 log = logging.getLogger("index.embedders")
 
@@ -34,14 +36,23 @@ OFFLINE_NAME = "offline-lsa"
 
 @runtime_checkable
 class Embedder(Protocol):
-    """What the index needs from an embedder."""
+    """What the index needs from an embedder, to build an index and to search one."""
 
     name: str
     dim: int
     offline: bool
+    fits_corpus: bool  # a full build fits it on the chunks (:meth:`fit_chunks` learns)
 
-    def fit(self, texts: Sequence[str]) -> None:
-        """Learn from the corpus (no-op for pretrained models)."""
+    def use_tokenizer(self, tokenizer: SearchTokenizer) -> None:
+        """Share the index's tokenizer (with its learned terms); a no-op for a model with its own."""
+
+    def fit_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray | None:
+        """Learn from a full build's chunks (``tokens``: the index tokenizer's rows of
+        ``texts``); their vectors when the fit computes them on the way, else ``None``."""
+
+    def embed_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray:
+        """Vectors of chunk texts, given also the index tokenizer's rows of them."""
+        ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -49,7 +60,8 @@ class Embedder(Protocol):
         """``tokens``: the index tokenizer's tokens of ``text``, when the caller has them."""
         ...
 
-    def save(self, folder: Path) -> None: ...
+    def save(self, folder: Path) -> None:
+        """Write what :func:`load_embedder` needs into an index version folder."""
 
 
 def _normalise(m: np.ndarray) -> np.ndarray:
@@ -70,6 +82,7 @@ class OfflineEmbedder:
 
     name = OFFLINE_NAME
     offline = True
+    fits_corpus = True
 
     def __init__(
         self, dim: int = 256, min_df: int = 1, max_features: int = 80_000, svd_sample: int = 20_000
@@ -84,7 +97,7 @@ class OfflineEmbedder:
         self._tok = None
 
     # features: jieba words plus character bigrams, so rare names still overlap
-    def use_tokenizer(self, tokenizer) -> None:
+    def use_tokenizer(self, tokenizer: SearchTokenizer) -> None:
         """Share the index's tokenizer (with its learned terms) instead of loading another."""
         self._tok = tokenizer
 
@@ -119,6 +132,10 @@ class OfflineEmbedder:
     ) -> np.ndarray:
         """Learn from ``texts`` and return their vectors (computed on the way, so not twice)."""
         return self.fit_table(self._table(texts, tokens))
+
+    def fit_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray:
+        """The fit computes every chunk's vector: returned, so a build keeps them."""
+        return self.fit_table(tokens)
 
     def fit_table(self, table: TokenTable) -> np.ndarray:
         """:meth:`fit` on texts already tokenised by the index's tokenizer."""
@@ -157,6 +174,10 @@ class OfflineEmbedder:
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
     ) -> np.ndarray:
         return self.embed_table(self._table(texts, tokens))
+
+    def embed_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray:
+        """The LSA reads the index's tokens, not the texts."""
+        return self.embed_table(tokens)
 
     def embed_table(self, table: TokenTable) -> np.ndarray:
         """Vectors of texts already tokenised by the index's tokenizer."""
@@ -208,7 +229,7 @@ class OfflineEmbedder:
         return e
 
 
-DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+DEFAULT_MODEL = E5_MODEL_NAME
 # `auto` embeds with the model up to this many chunks: about 13 minutes on a 2-core machine
 # (~25 chunks of 320 characters a second with the int8 runtime); above it the LSA is learned
 # in about a minute instead (the 100x corpus would take the model about 48 minutes: README)
@@ -229,7 +250,7 @@ def make_embedder(
 
     if spec == "offline":
         return OfflineEmbedder(dim=dim)
-    from index.st_embedder import SentenceTransformerEmbedder, resolve_local_model
+    from index.st_embedder import SentenceTransformerEmbedder
 
     target = DEFAULT_MODEL if spec == "auto" else spec
     limit = int(os.environ.get("RAG_AUTO_MODEL_MAX_CHUNKS") or AUTO_MODEL_MAX_CHUNKS)
@@ -254,8 +275,6 @@ def make_embedder(
             target,
         )
         return OfflineEmbedder(dim=dim)
-    from index.st_embedder import installed_manifest
-
     # an installed folder named by its path is still that model (its name, its prompts)
     manifest = installed_manifest(Path(local)) or {}
     name = manifest.get("name") or target
@@ -273,7 +292,7 @@ def load_embedder(folder: Path, name: str) -> Embedder:
     """The embedder an index was built with (the same model, prompts and runtime choice)."""
     if name == OFFLINE_NAME:
         return OfflineEmbedder.load(folder)
-    from index.st_embedder import SentenceTransformerEmbedder, resolve_local_model
+    from index.st_embedder import SentenceTransformerEmbedder
 
     try:
         info = json.loads((folder / "st_embedder.json").read_text(encoding="utf-8"))

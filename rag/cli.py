@@ -213,7 +213,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
-    from index.store import FORMAT_VERSION, IndexStore, rebuild_hint
+    from index.layout import FORMAT_VERSION, rebuild_hint
+    from index.store import IndexStore
 
     index_dir = _index_dir(args)
     manifest = IndexStore.read_manifest(index_dir)  # no index, or an unreadable one: exit 3 now
@@ -235,7 +236,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _models_dir(args: argparse.Namespace):
     from pathlib import Path
 
-    from index.st_embedder import models_home
+    from index.local_models import models_home
 
     return Path(args.models_dir) if args.models_dir else models_home()
 

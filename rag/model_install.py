@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from index.st_embedder import (
+from index.local_models import (
     E5_MODEL_NAME,
     INSTALL_MANIFEST,
     ONNX_FILES,

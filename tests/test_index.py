@@ -14,7 +14,8 @@ from eval.retrieval import evaluate_retrieval
 from index.bm25 import BM25, _top_k
 from index.embedders import OfflineEmbedder
 from index.hybrid import HybridRetriever
-from index.store import FORMAT_VERSION, IndexLoadError, IndexStore, _index_text
+from index.layout import FORMAT_VERSION, index_text
+from index.store import IndexLoadError, IndexStore
 from index.tokens import SearchTokenizer, TokenTable, tokenize_many
 from rag.cli import main
 from rag.indexing import build_index
@@ -278,7 +279,7 @@ def test_incremental_add_change_remove(small, corpus_dir):
     was = {c.id: row for c, row in zip(previous.chunks, previous.tokens.rows())}
     for c, row in zip(store.chunks, store.tokens.rows()):
         fresh = c.source == "000_817a80d2d91d6736.txt"
-        assert row == (store.tokenizer.tokens(_index_text(c)) if fresh else was[c.id])
+        assert row == (store.tokenizer.tokens(index_text(c)) if fresh else was[c.id])
     # remove a file: its chunks are dropped
     (corpus / "002_7d61d7b1c701f164.txt").unlink()
     r = build_index(corpus, index_dir, embedder="offline")
@@ -432,7 +433,7 @@ def test_offsets_are_stored_as_runs_and_read_back_exactly(store, sample_corpus):
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from index.store import decode_offsets, encode_offsets
+    from index.layout import decode_offsets, encode_offsets
 
     for art in sample_corpus.articles:
         runs = encode_offsets(art.offsets)

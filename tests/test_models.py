@@ -28,13 +28,13 @@ from tiny_e5 import write_tiny_e5  # noqa: E402
 
 from eval.dataset import load_questions  # noqa: E402
 from index.embedders import OfflineEmbedder, make_embedder  # noqa: E402
-from index.st_embedder import (  # noqa: E402
+from index.local_models import (  # noqa: E402
     E5_MODEL_NAME,
     INSTALL_MANIFEST,
-    SentenceTransformerEmbedder,
     installed_manifest,
     resolve_local_model,
 )
+from index.st_embedder import SentenceTransformerEmbedder  # noqa: E402
 from rag.e5_file import E5File, E5FileError  # noqa: E402
 from rag.model_install import (  # noqa: E402
     CHECK_SENTENCES,

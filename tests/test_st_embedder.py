@@ -14,11 +14,11 @@ pytest.importorskip("sentence_transformers")
 pytest.importorskip("torch")
 
 from index.embedders import OfflineEmbedder, make_embedder  # noqa: E402
+from index.local_models import resolve_local_model  # noqa: E402
 from index.st_embedder import (  # noqa: E402
     BGE_ZH_QUERY_PROMPT,
     SentenceTransformerEmbedder,
     default_prompts,
-    resolve_local_model,
 )
 
 CORPUS_FILE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "003_c0fa0c3c18fd1ce0.txt"
@@ -80,7 +80,8 @@ def test_vectors_are_normalised_float32(tiny_model):
     assert q.dtype == np.float32 and q.shape == (32,)
     assert abs(float(np.linalg.norm(q)) - 1.0) < 1e-5
     assert e.embed_passages([]).shape == (0, 32)
-    e.fit(TEXTS)  # no-op
+    assert e.fit_chunks(TEXTS, None) is None  # pretrained: nothing learned from the corpus
+    np.testing.assert_allclose(e.embed_chunks(TEXTS, None), m, atol=1e-6)
 
 
 def test_batching_matches_one_by_one(tiny_model):

@@ -27,7 +27,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from index.st_embedder import INSTALL_HINT, _offline_env, resolve_local_model
+from index.local_models import INSTALL_HINT, resolve_local_model
+from index.local_models import offline_env as _offline_env
 from rag.reader.base import Reading, SpanGuess
 from rag.types import Passage
 

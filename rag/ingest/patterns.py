@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from rag.text.lexicon import HAN
 from rag.text.mapped import is_cjk
 
 _BYLINE = re.compile(
@@ -15,7 +16,7 @@ _BYLINE = re.compile(
 _SUPPLIED = re.compile(r"^[（(](?P<who>[^（()）]{2,40}?)\s*(?:供稿|供图|撰稿|/文)[）)]$")
 _EXCERPT = re.compile(r"^[（(](?:摘编?自|来源[:：]|转自|据)(?P<who>[^（()）]{2,40})[）)]$")
 _GROUP = re.compile(
-    r"^(?:中共)?[\u4e00-\u9fff“”·、]{2,30}"
+    r"^(?:中共)?[" + HAN + r"“”·、]{2,30}"
     r"(?:理论学习中心组|党组|党委|党工委|党总支|党支部|组织部|社会工作部|宣传部|统战部|机关工委|工委|委员会|研究室|"
     r"机关党委|机关党办|办公室|办公厅|宣讲团|课题组|联合会)$"
 )
@@ -57,7 +58,7 @@ def clean_author(who: str) -> str:
     if names:
         return " ".join(reversed(names))
     m = re.search(
-        r"(?:书记|部长|主任|局长|区长|所长|院长|社长|主编|教授|研究员)([\u4e00-\u9fff·]{2,4})$",
+        r"(?:书记|部长|主任|局长|区长|所长|院长|社长|主编|教授|研究员)([" + HAN + r"·]{2,4})$",
         parts[-1],
     )
     if m:

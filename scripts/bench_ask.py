@@ -12,16 +12,13 @@ test: it prints numbers and never fails on a slow machine.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from eval.dataset import DEFAULT_DATASET, load_questions  # noqa: E402
-from rag.pipeline import Pipeline  # noqa: E402
+from eval.dataset import DEFAULT_DATASET, load_questions
+from rag.pipeline import Pipeline
 
 
 def _row(name: str, values: list[float]) -> str:

@@ -30,30 +30,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from eval.bench.support import SearchFn, jieba_segment, side_search
+from eval.dataset import DEFAULT_DATASET, Question, load_questions
+from eval.retrieval import evaluate_retrieval
+from index.hybrid import HybridRetriever
+from index.layout import index_text
+from index.store import IndexStore
+from rag.types import Passage
+
+# read when Haystack, the hub and transformers are first imported (in the functions below)
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from eval.dataset import DEFAULT_DATASET, Question, load_questions  # noqa: E402
-from eval.retrieval import evaluate_retrieval  # noqa: E402
-from index.hybrid import HybridRetriever  # noqa: E402
-from index.store import IndexStore  # noqa: E402
-from rag.types import Passage  # noqa: E402
-
-SearchFn = Callable[[str, int], list[Passage]]
 METRICS = ("recall@1", "recall@5", "recall@20", "mrr", "article_hit@1")
 
 
@@ -71,8 +68,8 @@ def runtimes(folder: Path, questions: Sequence[str], passages: Sequence[str]) ->
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from index.local_models import ONNX_FILES
     from index.onnx_encoder import OnnxEncoder
-    from index.st_embedder import ONNX_FILES
 
     st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
 
@@ -169,17 +166,6 @@ class _quiet:
 
 
 # -- 2. retrieval ------------------------------------------------------------------------------
-def side(retriever: HybridRetriever, which: str) -> SearchFn:
-    store = retriever.store
-    fn = retriever.dense if which == "dense" else retriever.sparse
-
-    def search(question: str, k: int) -> list[Passage]:
-        ids, scores = fn(question, k)
-        return [_passage(store, int(i), float(s)) for i, s in zip(ids, scores)]
-
-    return search
-
-
 def _passage(store: IndexStore, i: int, score: float) -> Passage:
     c = store.chunks[i]
     return Passage(chunk=c, score=score, article=store.articles.get(c.article_id))
@@ -206,7 +192,7 @@ class HaystackDense:
 
         self.store = store
         self.position = {c.id: i for i, c in enumerate(store.chunks)}
-        docs = [Document(id=c.id, content=_index_text(c)) for c in store.chunks]
+        docs = [Document(id=c.id, content=index_text(c)) for c in store.chunks]
         doc_embedder = SentenceTransformersDocumentEmbedder(
             model=str(folder), prefix=passage_prompt, normalize_embeddings=True, progress_bar=False
         )
@@ -231,8 +217,6 @@ class HaystackDense:
 class HaystackBM25:
     """Haystack's ``InMemoryBM25Retriever`` over jieba-segmented chunks (BM25Okapi)."""
 
-    _PUNCT = re.compile(r"^[\W_]+$")
-
     def __init__(self, store: IndexStore):
         import jieba
         from haystack import Document
@@ -248,13 +232,12 @@ class HaystackBM25:
             bm25_tokenization_regex=r"\S+", bm25_algorithm="BM25Okapi"
         )
         self.doc_store.write_documents(
-            [Document(id=c.id, content=self.segment(_index_text(c))) for c in store.chunks]
+            [Document(id=c.id, content=self.segment(index_text(c))) for c in store.chunks]
         )
         self.retriever = InMemoryBM25Retriever(document_store=self.doc_store, top_k=20)
 
     def segment(self, text: str) -> str:
-        words = (w.strip() for w in self.jieba.cut_for_search(text.lower()))
-        return " ".join(w for w in words if w and not self._PUNCT.match(w))
+        return jieba_segment(self.jieba, text)
 
     def search(self, question: str, k: int) -> list[Passage]:
         query = self.segment(question) or question  # a question of punctuation only
@@ -262,12 +245,6 @@ class HaystackBM25:
             return []
         docs = self.retriever.run(query=query, top_k=k)["documents"]
         return [_passage(self.store, self.position[d.id], float(d.score or 0)) for d in docs]
-
-
-def _index_text(c: Any) -> str:
-    """What our index embeds for a chunk (title and section in front), for the peer too."""
-    head = c.title if not c.section else f"{c.title} {c.section}"
-    return f"{head}\n{c.text}"
 
 
 def measure(
@@ -354,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if not args.skip_runtimes:
         print("runtimes:")
-        texts = [_index_text(c) for c in store.chunks[: args.passages]]
+        texts = [index_text(c) for c in store.chunks[: args.passages]]
         qs = [q.question for q in questions][:120]
         rows = runtimes(folder, qs, texts)
         out += [
@@ -383,14 +360,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.append(
         measure(
             "ours: model (dense) alone",
-            side(hybrid, "dense"),
+            side_search(hybrid, "dense"),
             questions,
             store.originals,
             args.split,
         )
     )
     results.append(
-        measure("ours: BM25 alone", side(hybrid, "sparse"), questions, store.originals, args.split)
+        measure(
+            "ours: BM25 alone",
+            side_search(hybrid, "sparse"),
+            questions,
+            store.originals,
+            args.split,
+        )
     )
     if args.offline_index_dir:
         off = IndexStore.load(args.offline_index_dir)

@@ -19,7 +19,7 @@ One run measures, and prints as tables (nothing is asserted):
    ``--build-timeout`` is stopped and the next smaller scale is tried.
 
 Then a chart (latency percentiles and throughput against corpus size at 8 clients) and a
-markdown report with the targets of issue 6.
+markdown report with the service's latency, throughput and memory targets.
 
 Why wrk: a C load generator (Debian ``wrk``) that keeps N connections busy (closed loop)
 with HdrHistogram-style latency percentiles, and whose Lua hooks can rotate the request
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import json
 import os
 import platform
@@ -56,197 +55,53 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from bench_retrieval import (  # noqa: E402  (the corpus maker and table format are shared)
+from eval.bench.http_report import (
+    Build,
+    Level,
+    Serving,
+    build_table,
+    latency_table,
+    memory_table,
+    targets_table,
+    write_chart,
+    write_report,
+)
+from eval.bench.procs import (
+    MemorySampler,
+    cpu_seconds,
+    forget,
+    process_tree,
+    pss_kib,
+    spawn,
+    status_kib,
+    stop,
+    stop_all,
+    system_busy_seconds,
+)
+from eval.bench.support import (
+    ROOT,
     SCALE_LADDER,
     code_version,
-    table,
+    cpu_model,
     write_synthetic,
 )
-
-from eval.dataset import DEFAULT_DATASET, load_questions  # noqa: E402
+from eval.dataset import DEFAULT_DATASET, load_questions
 
 HOST = "127.0.0.1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-TARGETS = {
-    "sample_p50_ms": 15.0,
-    "sample_p99_ms": 60.0,
-    "sample_rps": 200.0,
-    "big_build_s": 120.0,
-    "big_p50_ms": 30.0,
-    "big_rss_mib": 2048.0,
-}
-
-
-# -- subprocesses: started in their own session, always cleaned up ------------------------
-_STARTED: dict[int, subprocess.Popen] = {}
-
-
-def spawn(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen:
-    """Start ``cmd`` as the leader of a new process group and remember it for clean-up."""
-    proc = subprocess.Popen(list(cmd), start_new_session=True, **kwargs)
-    _STARTED[proc.pid] = proc
-    return proc
-
-
-def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
-    """SIGTERM the process group of ``proc`` (which we started), SIGKILL it after ``grace`` s."""
-    pgid = proc.pid  # start_new_session: the process group id is the leader's pid
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(grace)
-    # workers of a supervisor that has exited already, or one that ignored SIGTERM
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    if proc.poll() is None:
-        proc.wait(5)
-    _STARTED.pop(proc.pid, None)
-
-
-def stop_all() -> None:
-    for proc in list(_STARTED.values()):
-        try:
-            stop(proc, grace=5.0)
-        except Exception as e:  # clean-up must go on for the others
-            print(f"warning: could not stop pid {proc.pid}: {e}", file=sys.stderr)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-# -- /proc: process tree, CPU and memory ----------------------------------------------------
-def _ppid(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants that are alive now."""
-    parent: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            pp = _ppid(int(entry.name))
-            if pp is not None:
-                parent[int(entry.name)] = pp
-    tree, frontier = [root], [root]
-    while frontier:
-        nxt = [p for p, pp in parent.items() if pp in frontier]
-        tree += nxt
-        frontier = nxt
-    return tree
-
-
-def status_kib(pid: int, name: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """utime + stime of the live processes ``pids``."""
-    total = 0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
-    return total / CLK_TCK
-
-
-def system_busy_seconds() -> float:
-    """CPU seconds spent busy by the whole machine so far (all cores; /proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / CLK_TCK
-
-
-class MemorySampler:
-    """Peak of the summed VmRSS and PSS of a process tree, sampled in a thread."""
-
-    def __init__(self, root: int, every: float = 0.25) -> None:
-        self.root, self.every = root, every
-        self.peak_rss_kib = 0
-        self.peak_pss_kib = 0
-        self.hwm_kib: dict[int, int] = {}  # per process: its last VmHWM seen
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def sample(self) -> None:
-        pids = process_tree(self.root)
-        self.peak_rss_kib = max(self.peak_rss_kib, sum(status_kib(p, "VmRSS") for p in pids))
-        self.peak_pss_kib = max(self.peak_pss_kib, sum(pss_kib(p) for p in pids))
-        for p in pids:
-            self.hwm_kib[p] = max(self.hwm_kib.get(p, 0), status_kib(p, "VmHWM"))
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.sample()
-
-    def __enter__(self) -> MemorySampler:
-        self.sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sample()
-
-    @property
-    def sum_hwm_kib(self) -> int:
-        return sum(self.hwm_kib.values())
-
-
 # -- building an index --------------------------------------------------------------------------
-@dataclass
-class Build:
-    scale: int
-    seconds: float  # wall time of `rag index build`, process start to exit
-    peak_mib: float  # VmHWM of the `rag index build` process itself
-    tree_rss_mib: float  # peak of the summed VmRSS of its process tree (fork pools counted twice)
-    tree_pss_mib: float  # peak of the summed PSS of its process tree (shared pages split)
-    maxrss_mib: float  # wait4() ru_maxrss of the build process
-    chunks: int
-    articles: int
-    files: int
-    index_dir: Path
-    text_mib: float = 0.0
-
-
 def rag_cmd() -> list[str]:
     exe = Path(sys.executable).with_name("rag")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "rag.cli"]
@@ -270,7 +125,7 @@ def build_index(
             if pid:
                 seconds = time.perf_counter() - t0
                 proc.returncode = os.waitstatus_to_exitcode(status)
-                _STARTED.pop(proc.pid, None)
+                forget(proc)
                 break
             tree = process_tree(proc.pid)
             peak = max(peak, status_kib(proc.pid, "VmHWM"))
@@ -421,7 +276,7 @@ def serve_with_nodelay(argv: Sequence[str]) -> int:
     is IPPROTO_TCP — so Nagle's algorithm stays on and a keep-alive response whose headers
     and body are written separately waits for the client's delayed ACK (~40 ms on Linux;
     uvicorn issue #3149). Re-wrapping the descriptor with IPPROTO_TCP is the workaround
-    measured by ``--nodelay``. Since commit e0e9a42 ``rag serve`` applies the same fix itself
+    measured by ``--nodelay``. ``rag serve`` applies the same fix itself
     (``api.server._nodelay_for_workers``), so this patch finds ``proto`` already set and the
     ``--nodelay`` rows are a control that the service's fix works.
     """
@@ -495,38 +350,6 @@ def write_lua(questions: Sequence[str], path: Path) -> Path:
         bodies.append(f"  [==[{body}]==],")
     path.write_text(LUA % {"bodies": "\n".join(bodies)})
     return path
-
-
-@dataclass
-class Level:
-    workers: int
-    clients: int
-    requests: int
-    seconds: float
-    p50: float  # ms
-    p90: float
-    p95: float
-    p99: float
-    mean: float
-    max: float
-    socket_errors: int
-    non2xx: int
-    server_cpu_s: float
-    wrk_cpu_s: float
-    raw: dict = field(default_factory=dict)
-    other_cpu_s: float = 0.0
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    @property
-    def errors(self) -> int:
-        return self.socket_errors + self.non2xx
-
-    @property
-    def cpu_ms_per_request(self) -> float:
-        return 1000 * self.server_cpu_s / self.requests if self.requests else float("nan")
 
 
 def run_wrk(
@@ -604,21 +427,6 @@ def measure_levels(
     return levels
 
 
-@dataclass
-class Serving:
-    corpus: str
-    chunks: int
-    workers: int
-    nodelay: bool
-    ready_s: float
-    processes: int
-    peak_rss_mib: float
-    peak_pss_mib: float
-    sum_hwm_mib: float
-    idle_rss_mib: float
-    levels: list[Level]
-
-
 def serve_and_measure(
     label: str, index_dir: Path, chunks: int, args: argparse.Namespace, work: Path, lua: Path
 ) -> list[Serving]:
@@ -662,14 +470,6 @@ def serve_and_measure(
 
 # -- report ---------------------------------------------------------------------------------------
 def machine() -> dict[str, str]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     try:
         wrk_v = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
@@ -678,7 +478,7 @@ def machine() -> dict[str, str]:
         wrk_v = "not installed"
     return {
         "nproc": str(os.cpu_count()),
-        "cpu": model,
+        "cpu": cpu_model(),
         "memory": f"{mem_gib:.1f} GiB",
         "kernel": platform.release(),
         "python": platform.python_version(),
@@ -686,303 +486,6 @@ def machine() -> dict[str, str]:
         "code": code_version(),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
-
-
-def build_table(builds: Sequence[Build]) -> str:
-    return table(
-        [
-            "corpus",
-            "files",
-            "articles",
-            "chunks",
-            "text MiB",
-            "build wall s",
-            "VmHWM MiB (main process)",
-            "peak ΣPss MiB (process tree)",
-            "peak ΣVmRSS MiB (process tree)",
-            "ru_maxrss MiB",
-        ],
-        [
-            [
-                f"{b.scale}x" if b.scale != 1 else "sample (1x)",
-                b.files,
-                b.articles,
-                b.chunks,
-                b.text_mib,
-                b.seconds,
-                b.peak_mib,
-                b.tree_pss_mib,
-                b.tree_rss_mib,
-                b.maxrss_mib,
-            ]
-            for b in builds
-        ],
-    )
-
-
-def latency_table(servings: Sequence[Serving]) -> str:
-    rows = []
-    for s in servings:
-        for lv in s.levels:
-            rows.append(
-                [
-                    s.corpus,
-                    s.chunks,
-                    _workers(s),
-                    lv.clients,
-                    lv.requests,
-                    lv.rps,
-                    lv.p50,
-                    lv.p90,
-                    lv.p95,
-                    lv.p99,
-                    lv.max,
-                    lv.socket_errors,
-                    lv.non2xx,
-                    lv.cpu_ms_per_request,
-                    lv.server_cpu_s / lv.seconds if lv.seconds else 0.0,
-                    lv.wrk_cpu_s / lv.seconds if lv.seconds else 0.0,
-                    lv.other_cpu_s / lv.seconds if lv.seconds else 0.0,
-                ]
-            )
-    return table(
-        [
-            "corpus",
-            "chunks",
-            "workers",
-            "clients",
-            "requests",
-            "req/s",
-            "p50 ms",
-            "p90 ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "socket errors",
-            "non-2xx",
-            "server CPU ms/req",
-            "server cores busy",
-            "wrk cores busy",
-            "other cores busy",
-        ],
-        rows,
-    )
-
-
-def memory_table(servings: Sequence[Serving]) -> str:
-    return table(
-        [
-            "corpus",
-            "chunks",
-            "workers",
-            "processes",
-            "ready s",
-            "RSS at ready MiB",
-            "peak ΣVmRSS MiB",
-            "peak ΣPss MiB",
-            "ΣVmHWM MiB",
-        ],
-        [
-            [
-                s.corpus,
-                s.chunks,
-                _workers(s),
-                s.processes,
-                s.ready_s,
-                s.idle_rss_mib,
-                s.peak_rss_mib,
-                s.peak_pss_mib,
-                s.sum_hwm_mib,
-            ]
-            for s in servings
-        ],
-    )
-
-
-def _workers(s: Serving) -> str:
-    return f"{s.workers}" + (" +NODELAY patch" if s.nodelay else "")
-
-
-def _at(s: Serving, clients: int) -> Level | None:
-    return next((lv for lv in s.levels if lv.clients == clients), None)
-
-
-def targets_table(
-    sample: Sequence[Serving], big: Sequence[Serving], big_build: Build | None, scale: int
-) -> str:
-    rows: list[list[Any]] = []
-
-    def mark(ok: bool) -> str:
-        return "met" if ok else "**missed**"
-
-    t = TARGETS
-    for s in sample:
-        lv = _at(s, 8)
-        if lv is None:
-            continue
-        w = f"sample, 8 clients, workers {_workers(s)}"
-        rows.append([w, "p50 ≤ 15 ms", f"{lv.p50:.1f} ms", mark(lv.p50 <= t["sample_p50_ms"])])
-        rows.append([w, "p99 ≤ 60 ms", f"{lv.p99:.1f} ms", mark(lv.p99 <= t["sample_p99_ms"])])
-        rows.append([w, "≥ 200 req/s", f"{lv.rps:.0f} req/s", mark(lv.rps >= t["sample_rps"])])
-        rows.append([w, "zero errors", str(lv.errors), mark(lv.errors == 0)])
-    if big_build is not None:
-        note = "" if big_build.scale == scale else f" (at {big_build.scale}x, not {scale}x)"
-        rows.append(
-            [
-                f"{big_build.scale}x build{note}",
-                "≤ 2 min, offline embedder",
-                f"{big_build.seconds:.0f} s",
-                mark(big_build.seconds <= t["big_build_s"]),
-            ]
-        )
-    for s in big:
-        lv = _at(s, 8)
-        w = f"{s.corpus}, workers {_workers(s)}"
-        if lv is not None:
-            rows.append(
-                [
-                    f"{w}, 8 clients",
-                    "/ask p50 ≤ 30 ms",
-                    f"{lv.p50:.1f} ms",
-                    mark(lv.p50 <= t["big_p50_ms"]),
-                ]
-            )
-        rows.append(
-            [
-                w,
-                "resident memory ≤ 2 GB (ΣVmHWM of the server's processes)",
-                f"{s.sum_hwm_mib:.0f} MiB",
-                mark(s.sum_hwm_mib <= t["big_rss_mib"]),
-            ]
-        )
-    if big_build is not None:
-        rows.append(
-            [
-                f"{big_build.scale}x build",
-                "resident memory ≤ 2 GB (build: peak ΣPss of its process tree)",
-                f"{big_build.tree_pss_mib:.0f} MiB",
-                mark(max(big_build.tree_pss_mib, big_build.peak_mib) <= t["big_rss_mib"]),
-            ]
-        )
-    return table(["where", "target", "measured", "verdict"], rows)
-
-
-def write_chart(servings: Sequence[Serving], path: Path, clients: int = 8) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(11, 5.2), dpi=120)
-    ax1, ax2 = fig.subplots(1, 2)
-    configs = sorted({(s.workers, s.nodelay) for s in servings})
-    styles = ["-", "--", ":", "-."]
-    top = max(lv.clients for s in servings for lv in s.levels)
-    for n, (w, nd) in enumerate(configs):
-        mine = [s for s in servings if (s.workers, s.nodelay) == (w, nd)]
-        name = f"{w} worker{'s' if w > 1 else ''}" + (" +NODELAY" if nd else "")
-        pts = sorted((s.chunks, _at(s, clients)) for s in mine if _at(s, clients))
-        if not pts:
-            continue
-        for pname, color in (("p50", "C0"), ("p95", "C1"), ("p99", "C3")):
-            ax1.plot(
-                [c for c, _ in pts],
-                [getattr(lv, pname) for _, lv in pts],
-                styles[n % len(styles)],
-                marker="o",
-                color=color,
-                label=f"{pname}, {name}",
-            )
-        for c_level, marker in sorted({(clients, "o"), (top, "s")}):
-            pts2 = sorted((s.chunks, _at(s, c_level)) for s in mine if _at(s, c_level))
-            ax2.plot(
-                [c for c, _ in pts2],
-                [lv.rps for _, lv in pts2],
-                styles[n % len(styles)],
-                marker=marker,
-                color=f"C{n}",
-                label=f"{name}, {c_level} clients",
-            )
-    for ax, y, text in (
-        (ax1, TARGETS["sample_p50_ms"], "target p50 (sample) 15 ms"),
-        (ax1, TARGETS["big_p50_ms"], "target p50 (100x) 30 ms"),
-        (ax1, TARGETS["sample_p99_ms"], "target p99 (sample) 60 ms"),
-        (ax2, TARGETS["sample_rps"], "target (sample) 200 req/s"),
-    ):
-        ax.axhline(y, color="grey", lw=0.8, ls=":")
-        ax.text(0.01, y, text, fontsize=7, va="bottom", transform=ax.get_yaxis_transform())
-    for ax in (ax1, ax2):
-        ax.set_xscale("log")
-        ax.set_xlabel("corpus size (chunks, log scale)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
-    ax1.set_ylabel(f"POST /ask latency at {clients} clients (ms)")
-    ax1.set_title(f"Latency percentiles, {clients} concurrent clients (wrk)", fontsize=9)
-    ax2.set_ylabel("throughput (requests/s)")
-    ax1.set_ylim(bottom=0)
-    ax2.set_ylim(bottom=0, top=max(TARGETS["sample_rps"] * 1.15, ax2.get_ylim()[1]))
-    ax2.set_title("Throughput", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-
-
-def write_report(
-    path: Path,
-    info: dict[str, str],
-    argv: Sequence[str],
-    builds: Sequence[Build],
-    servings: Sequence[Serving],
-    targets: str,
-    notes: Sequence[str],
-    chart: Path | None,
-    example_cmds: dict[str, str],
-) -> None:
-    lines = [
-        "# HTTP benchmark: `POST /ask` end to end (`scripts/bench_http.py`)",
-        "",
-        "Written by `scripts/bench_http.py` from one run; a benchmark, not a test.",
-        "",
-        "## Machine",
-        "",
-        table(["", ""], [[k, v] for k, v in info.items()]),
-        "",
-        "## Commands",
-        "",
-        "```bash",
-        "apt-get install -y --no-install-recommends wrk",
-        f".venv/bin/python scripts/bench_http.py {shlex.join(argv)}".rstrip(),
-        "```",
-        "",
-        "What the script runs (ports are free ports picked at run time):",
-        "",
-        "```bash",
-        *example_cmds.values(),
-        "```",
-        "",
-        "## Index build (`rag index build --embedder offline --full`, wall time of the process)",
-        "",
-        build_table(builds),
-        "",
-        "## `POST /ask` over HTTP (wrk, closed loop, questions rotated)",
-        "",
-        latency_table(servings),
-        "",
-        "## Server memory (process tree: supervisor + workers)",
-        "",
-        memory_table(servings),
-        "",
-        "## Targets (issue 6)",
-        "",
-        targets,
-        "",
-    ]
-    if chart is not None:
-        lines += [f"![latency and throughput against corpus size]({chart.name})", ""]
-    if notes:
-        lines += ["## Notes from the run", ""] + [f"- {n}" for n in notes] + [""]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -1017,8 +520,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--nodelay",
         action="store_true",
         help="also measure every --workers N>1 server with uvicorn's listening socket patched "
-        "to IPPROTO_TCP, so accepted connections get TCP_NODELAY (uvicorn issue #3149); since "
-        "commit e0e9a42 rag serve does this itself and the patched run is a control",
+        "to IPPROTO_TCP, so accepted connections get TCP_NODELAY (uvicorn issue #3149); rag "
+        "serve does this itself, so the patched run is a control",
     )
     ap.add_argument("--keep", action="store_true", help="keep the work folder (path printed)")
     return ap.parse_args(argv)

@@ -41,7 +41,7 @@ order rotates from pass to pass, so that a slow minute of the VM falls on each i
 for comparison, over ``--shared-rounds`` passes in which the stacks take turns question by
 question (each question then finds the caches full of the other stacks' data, which slows
 every stack, ours most: its own work is small next to the misses). The ratio peer/ours is
-printed for both: the issue's target is "at least 5× faster than the peer stack at equal or
+printed for both: the target is "at least 5× faster than the peer stack at equal or
 better answer quality".
 
 Usage::
@@ -56,7 +56,6 @@ Without ``--index-dir`` the sample corpus is built into a temporary folder first
 
 import argparse
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -67,32 +66,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from eval.answers import group, score
+from eval.bench.child_build import build_in_child
+from eval.bench.support import (
+    ROOT,
+    code_version,
+    cpu_model,
+    jieba_segment,
+    jieba_words,
+    package_version,
+    table,
+)
+from eval.dataset import DEFAULT_DATASET, Question, load_questions
+from eval.retrieval import evaluate_retrieval
+from index.store import IndexStore
+from rag.pipeline import Pipeline
+from rag.types import Answer, Passage
+
+# read when Haystack and the hub are first imported (in the peers' constructors)
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import numpy as np  # noqa: E402
-from bench_retrieval import (  # noqa: E402  (shared with the retrieval benchmark)
-    _version,
-    build_in_child,
-    code_version,
-    jieba_segment,
-    table,
-)
-
-from eval.answers import group, score  # noqa: E402
-from eval.dataset import DEFAULT_DATASET, Question, load_questions  # noqa: E402
-from eval.retrieval import evaluate_retrieval  # noqa: E402
-from index.store import IndexStore  # noqa: E402
-from rag.pipeline import Pipeline  # noqa: E402
-from rag.types import Answer, Passage  # noqa: E402
-
 READ_K = 8  # passages the reader reads (PipelineSettings.read_k)
 TOP_K = 5  # passages an Answer shows (the /ask default)
-_PUNCT = re.compile(r"^[\W_]+$")
 
 
 @dataclass
@@ -158,12 +156,7 @@ def _jieba() -> Any:
 def _search_words(tok: Any) -> Callable[[str], list[str]]:
     """The ensemble recipe's BM25 terms: jieba search-mode words of the lower-cased text, without
     punctuation (the ``ensemble`` imitation and the real ``langchain`` stack share it)."""
-
-    def tokenize(text: str) -> list[str]:
-        words = (w.strip() for w in tok.cut_for_search(text.lower()))
-        return [w for w in words if w and not _PUNCT.match(w)]
-
-    return tokenize
+    return lambda text: jieba_words(tok, text)
 
 
 class HaystackStack(Stack):
@@ -519,6 +512,66 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
         index_dir = b.index_dir
     pipe = Pipeline(IndexStore.load(index_dir), _reader())
     print(f"index: {len(pipe.store.chunks)} chunks; reader {pipe.reader.name}", flush=True)
+    stacks, setup, skipped = make_stacks(pipe)
+    originals = dict(pipe.store.originals)
+
+    pipe.ask("预热：天津的人口有多少？")  # what the service's warm_up does
+    shared_rounds = args.rounds if args.shared_rounds is None else args.shared_rounds
+    print(
+        f"{len(questions)} questions, 1 untimed + {args.rounds} + {shared_rounds} timed passes",
+        flush=True,
+    )
+    answers, cold, warm, shared = run_all(stacks, questions, args.rounds, shared_rounds)
+    q = {s.name: quality(s, questions, answers[s.name], originals) for s in stacks}
+    if args.profile:
+        profile_ours(pipe, questions, args.profile)
+
+    n_test = q["ours"]["n"]
+    q_table, l_table, r_table = result_tables(stacks, q, cold, warm, shared)
+    s_table = table(
+        ["stack", "what", "setup s (index the chunks)"],
+        [[s.name, s.what, setup[s.name]] for s in stacks],
+    )
+    print(f"\n## Answer quality, test split ({n_test} answerable; EM/F1 count abstentions as 0)\n")
+    print(q_table)
+    passes_note = (
+        f"warm = {args.rounds} passes after one untimed pass, each stack answering all the "
+        f"questions in a row, the stacks' order rotating; turns per question = "
+        f"{shared_rounds} passes in which the stacks take turns question by question"
+    )
+    print(
+        f"\n## End-to-end latency per question, in-process ({len(questions)} questions; "
+        f"{passes_note})\n"
+    )
+    print(l_table)
+    print("\n## Peer / ours (warm; >1 means the peer is slower)\n")
+    print(r_table)
+    print("\n## Stacks\n")
+    print(s_table)
+    if skipped:
+        print(f"\n{skipped}")
+    if args.report:
+        header = (
+            f"Machine: {os.cpu_count()} cores ({cpu_model()}); code `{code}`; "
+            f"{_versions()}; {len(pipe.store.chunks)} chunks; {time.strftime('%Y-%m-%d')}."
+        )
+        tables = {"stacks": s_table, "quality": q_table, "latency": l_table, "ratios": r_table}
+        write_report(
+            args.report,
+            argv,
+            header,
+            len(stacks),
+            n_test,
+            len(questions),
+            passes_note,
+            tables,
+            skipped,
+        )
+    return 0
+
+
+def make_stacks(pipe: Pipeline) -> tuple[list[Stack], dict[str, float], str]:
+    """Ours and the peers; their set-up times; why the LangChain stack is missing, if it is."""
     ours = Ours(pipe)
     hay = HaystackStack(pipe)
     ens = EnsembleStack(pipe)
@@ -536,20 +589,17 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
     else:
         stacks.append(lc)
         setup["langchain"] = lc.setup_s
-    originals = dict(pipe.store.originals)
+    return stacks, setup, skipped
 
-    pipe.ask("预热：天津的人口有多少？")  # what the service's warm_up does
-    shared_rounds = args.rounds if args.shared_rounds is None else args.shared_rounds
-    print(
-        f"{len(questions)} questions, 1 untimed + {args.rounds} + {shared_rounds} timed passes",
-        flush=True,
-    )
-    answers, cold, warm, shared = run_all(stacks, questions, args.rounds, shared_rounds)
-    q = {s.name: quality(s, questions, answers[s.name], originals) for s in stacks}
-    if args.profile:
-        profile_ours(pipe, questions, args.profile)
 
-    n_test = q["ours"]["n"]
+def result_tables(
+    stacks: Sequence[Stack],
+    q: dict[str, dict[str, Any]],
+    cold: dict[str, Timings],
+    warm: dict[str, Timings],
+    shared: dict[str, Timings],
+) -> tuple[str, str, str]:
+    """The quality, latency and peer/ours tables."""
     q_table = table(
         ["stack", "EM", "F1", "answered %", "recall@1", "recall@5", "recall@20"],
         [
@@ -625,68 +675,57 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
         ],
         r_rows,
     )
-    s_table = table(
-        ["stack", "what", "setup s (index the chunks)"],
-        [[s.name, s.what, setup[s.name]] for s in stacks],
-    )
-    print(f"\n## Answer quality, test split ({n_test} answerable; EM/F1 count abstentions as 0)\n")
-    print(q_table)
-    passes_note = (
-        f"warm = {args.rounds} passes after one untimed pass, each stack answering all the "
-        f"questions in a row, the stacks' order rotating; turns per question = "
-        f"{shared_rounds} passes in which the stacks take turns question by question"
-    )
-    print(
-        f"\n## End-to-end latency per question, in-process ({len(questions)} questions; "
-        f"{passes_note})\n"
-    )
-    print(l_table)
-    print("\n## Peer / ours (warm; >1 means the peer is slower)\n")
-    print(r_table)
-    print("\n## Stacks\n")
-    print(s_table)
-    if skipped:
-        print(f"\n{skipped}")
-    peers = len(stacks) - 1
-    if args.report:
-        lines = [
-            f"# Peer comparison: the same questions through our pipeline and {_count(peers)} "
-            f"peer stack{'s' if peers != 1 else ''}",
-            "",
-            "Written from one run of `scripts/bench_peer.py`; a benchmark, not a test.",
-            "",
-            f"Machine: {os.cpu_count()} cores ({_cpu_model()}); code `{code}`; "
-            f"{_versions()}; {len(pipe.store.chunks)} chunks; {time.strftime('%Y-%m-%d')}.",
-            "",
-            *([f"Note: {skipped}.", ""] if skipped else []),
-            "```bash",
-            ".venv/bin/pip install -e '.[bench]'",
-            f".venv/bin/python scripts/bench_peer.py {shlex.join(argv)}".rstrip(),
-            "```",
-            "",
-            f"## Stacks (the answer step of all {_count(len(stacks))} is our offline reader)",
-            "",
-            s_table,
-            "",
-            f"## Answer quality, test split ({n_test} answerable; EM/F1 count abstentions as 0)",
-            "",
-            q_table,
-            "",
-            f"## End-to-end latency per question, in-process ({len(questions)} questions)",
-            "",
-            f"{passes_note[0].upper()}{passes_note[1:]}.",
-            "",
-            l_table,
-            "",
-            "## Peer / ours (warm; >1 means the peer is slower)",
-            "",
-            r_table,
-            "",
-        ]
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text("\n".join(lines), encoding="utf-8")
-        print(f"\nreport: {args.report}")
-    return 0
+    return q_table, l_table, r_table
+
+
+def write_report(
+    path: Path,
+    argv: Sequence[str],
+    header: str,
+    n_stacks: int,
+    n_test: int,
+    n_questions: int,
+    passes_note: str,
+    tables: dict[str, str],
+    skipped: str,
+) -> None:
+    peers = n_stacks - 1
+    lines = [
+        f"# Peer comparison: the same questions through our pipeline and {_count(peers)} "
+        f"peer stack{'s' if peers != 1 else ''}",
+        "",
+        "Written from one run of `scripts/bench_peer.py`; a benchmark, not a test.",
+        "",
+        header,
+        "",
+        *([f"Note: {skipped}.", ""] if skipped else []),
+        "```bash",
+        ".venv/bin/pip install -e '.[bench]'",
+        f".venv/bin/python scripts/bench_peer.py {shlex.join(argv)}".rstrip(),
+        "```",
+        "",
+        f"## Stacks (the answer step of all {_count(n_stacks)} is our offline reader)",
+        "",
+        tables["stacks"],
+        "",
+        f"## Answer quality, test split ({n_test} answerable; EM/F1 count abstentions as 0)",
+        "",
+        tables["quality"],
+        "",
+        f"## End-to-end latency per question, in-process ({n_questions} questions)",
+        "",
+        f"{passes_note[0].upper()}{passes_note[1:]}.",
+        "",
+        tables["latency"],
+        "",
+        "## Peer / ours (warm; >1 means the peer is slower)",
+        "",
+        tables["ratios"],
+        "",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    print(f"\nreport: {path}")
 
 
 def _reader():
@@ -698,21 +737,11 @@ def _reader():
 def _versions() -> str:
     names = ["haystack-ai", "rank-bm25", "faiss-cpu"]
     names += ["langchain-core", "langchain-classic", "langchain-community"]
-    return ", ".join(f"{n} {_version(n)}" for n in names)
+    return ", ".join(f"{n} {package_version(n)}" for n in names)
 
 
 def _count(n: int) -> str:
     return {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(n, str(n))
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":

@@ -26,60 +26,43 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import os
-import re
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # no phoning home from a benchmark
+import numpy as np
+
+from eval.bench.child_build import BuildResult, build_in_child, synthetic_build
+from eval.bench.support import (
+    ROOT,
+    SearchFn,
+    code_version,
+    jieba_segment,
+    package_version,
+    side_search,
+    table,
+)
+from eval.dataset import DEFAULT_DATASET, Question, load_questions
+from eval.retrieval import evaluate_retrieval
+from index.hybrid import HybridRetriever
+from index.store import IndexStore
+from rag.types import Passage
+
+# read when Haystack is first imported (in the peers): no phoning home from a benchmark
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from eval.dataset import DEFAULT_DATASET, Question, load_questions  # noqa: E402
-from eval.retrieval import evaluate_retrieval  # noqa: E402
-from index.hybrid import HybridRetriever  # noqa: E402
-from index.store import IndexStore  # noqa: E402
-from rag.types import Passage  # noqa: E402
-
-SearchFn = Callable[[str, int], list[Passage]]
 METRICS = ("recall@1", "recall@5", "recall@20", "mrr", "article_hit@1", "article_hit@5")
-SCALE_LADDER = (100, 50, 20, 10, 5, 2, 1)
 
 
 # -- measurements ------------------------------------------------------------------------
-@dataclass
-class BuildResult:
-    """What one ``build_index`` run in a child process cost."""
-
-    scale: int
-    seconds: float
-    chunks: int
-    articles: int
-    files: int
-    peak_rss_mib: float  # VmHWM of the child at the end of the build (peak RSS since exec)
-    maxrss_mib: float  # getrusage(RUSAGE_SELF).ru_maxrss of the child (see _proc_status_kib)
-    base_rss_mib: float  # VmRSS of the child after imports, before building
-    disk_mib: float
-    index_dir: Path
-    vector_index: str = ""
-
-
 @dataclass
 class Latency:
     """Per-call wall time of a search function, in milliseconds."""
@@ -92,131 +75,6 @@ class Latency:
     @property
     def mean(self) -> float:
         return statistics.fmean(self.samples_ms) if self.samples_ms else float("nan")
-
-
-def _mib(kib: float) -> float:
-    return kib / 1024.0
-
-
-def _dir_size_mib(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
-
-
-def _proc_status_kib(field_name: str) -> int | None:
-    """``VmHWM``/``VmRSS`` of this process from ``/proc/self/status``, in KiB (Linux only).
-
-    Why not only ``ru_maxrss``: on Linux it survives ``execve``, so a child forked from a big
-    parent reports at least the parent's RSS at fork time. ``VmHWM`` belongs to the new
-    address space and is the child's own peak.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def child_build(corpus: str, index_dir: str) -> None:
-    """Run in the child process: build the index, print one JSON line with cost figures.
-
-    Progress goes to stderr; the result is the last stdout line.
-    """
-    import logging
-
-    logging.basicConfig(level=logging.WARNING)
-    from rag.indexing import build_index
-
-    base_kib = _proc_status_kib("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
-    counts = {"read": 0, "embed": 0}
-    last = [0.0]
-
-    def progress(stage: str, n: int) -> None:
-        counts[stage] = counts.get(stage, 0) + n
-        now = time.perf_counter() - t0
-        if stage == "fit":
-            print(
-                f"    [{now:7.1f}s] read {counts['read']} files; fitting the offline embedder on {n} chunks",
-                file=sys.stderr,
-                flush=True,
-            )
-        elif now - last[0] >= 15 or (stage == "read" and counts["read"] == 1):
-            last[0] = now
-            print(
-                f"    [{now:7.1f}s] read {counts['read']} files, embedded {counts['embed']} chunks",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    done = threading.Event()
-
-    def heartbeat() -> None:  # build_index reports nothing while it tokenises and fits
-        while not done.wait(30):
-            rss = _mib(_proc_status_kib("VmRSS") or 0)
-            print(
-                f"    [{time.perf_counter() - t0:7.1f}s] still building (RSS {rss:.0f} MiB)",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    threading.Thread(target=heartbeat, daemon=True).start()
-    try:
-        report = build_index(corpus, index_dir, embedder="offline", full=True, progress=progress)
-    finally:
-        done.set()
-    seconds = time.perf_counter() - t0
-    maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak_kib = _proc_status_kib("VmHWM") or maxrss_kib
-    manifest = IndexStore.read_manifest(Path(index_dir))
-    print(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "chunks": report.chunk_count,
-                "articles": manifest.get("article_count", 0),
-                "files": len(manifest.get("sources", {})),
-                "vector_index": manifest.get("vector_index", ""),
-                "peak_kib": peak_kib,
-                "maxrss_kib": maxrss_kib,
-                "base_kib": base_kib,
-            }
-        ),
-        flush=True,
-    )
-
-
-def build_in_child(
-    corpus: Path, index_dir: Path, scale: int, timeout: float | None
-) -> BuildResult | None:
-    """Build ``corpus`` into ``index_dir`` in a fresh Python process; ``None`` on timeout."""
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--child-build",
-        str(corpus),
-        str(index_dir),
-    ]
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, check=True)
-    except subprocess.TimeoutExpired:  # subprocess.run has killed (and reaped) the child
-        return None
-    d = json.loads(proc.stdout.strip().splitlines()[-1])
-    live = IndexStore.live_version(index_dir)
-    return BuildResult(
-        scale=scale,
-        seconds=d["seconds"],
-        chunks=d["chunks"],
-        articles=d["articles"],
-        files=d["files"],
-        peak_rss_mib=_mib(d["peak_kib"]),
-        maxrss_mib=_mib(d["maxrss_kib"]),
-        base_rss_mib=_mib(d["base_kib"]),
-        disk_mib=_dir_size_mib(live),
-        index_dir=index_dir,
-        vector_index=d["vector_index"],
-    )
 
 
 def time_search(
@@ -242,35 +100,7 @@ def split_metrics(
     return result["groups"]["split:test"]
 
 
-def component_search(retriever: HybridRetriever, which: str) -> SearchFn:
-    """One side of the hybrid alone (``"dense"`` or ``"sparse"``), as Passages, for diagnosis."""
-    store = retriever.store
-    side = retriever.dense if which == "dense" else retriever.sparse
-
-    def search(question: str, k: int) -> list[Passage]:
-        ids, scores = side(question, k)
-        return [
-            Passage(
-                chunk=store.chunks[int(i)],
-                score=float(sc),
-                article=store.articles.get(store.chunks[int(i)].article_id),
-            )
-            for i, sc in zip(ids, scores)
-        ]
-
-    return search
-
-
 # -- the Haystack peer ---------------------------------------------------------------------
-_PUNCT = re.compile(r"^[\W_]+$")
-
-
-def jieba_segment(tokenizer: Any, text: str) -> str:
-    """``text`` as space-joined jieba search-mode words, punctuation dropped."""
-    words = (w.strip() for w in tokenizer.cut_for_search(text.lower()))
-    return " ".join(w for w in words if w and not _PUNCT.match(w))
-
-
 @dataclass
 class PeerVariant:
     name: str
@@ -379,102 +209,9 @@ def peer_variants(store: IndexStore) -> list[PeerVariant]:
     ]
 
 
-# -- synthetic corpus -------------------------------------------------------------------------
-def write_synthetic(corpus: Path, out: Path, copies: int) -> int:
-    """Write ``copies`` varied copies of every file of ``corpus`` into ``out``; return bytes written.
-
-    Copy k is named ``c{k:03d}_<name>``, starts with a line ``第k期``, and has ``〔k〕`` put before
-    every ``。``, so that no two copies share a sentence (hence a chunk) while headings, bylines
-    and line structure (what the segmenter reads) stay as they are.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    total = 0
-    files = sorted(p for p in corpus.iterdir() if p.is_file() and not p.name.startswith("."))
-    for p in files:
-        text = p.read_text(encoding="utf-8")
-        for k in range(1, copies + 1):
-            varied = f"第{k}期\n" + text.replace("。", f"〔{k}〕。")
-            data = varied.encode("utf-8")
-            (out / f"c{k:03d}_{p.name}").write_bytes(data)
-            total += len(data)
-    return total
-
-
-def synthetic_build(
-    corpus: Path, work: Path, scale: int, budget: float
-) -> tuple[BuildResult | None, list[str]]:
-    """Build the largest scale <= ``scale`` (from :data:`SCALE_LADDER`) that fits ``budget`` seconds."""
-    notes: list[str] = []
-    ladder = [scale] + [s for s in SCALE_LADDER if s < scale]
-    for s in ladder:
-        folder = work / f"synthetic-{s}x"
-        n_bytes = write_synthetic(corpus, folder / "corpus", s)
-        print(
-            f"  synthetic {s}x: {len(list((folder / 'corpus').iterdir()))} files, {n_bytes / 2**20:.1f} MiB; building "
-            f"(budget {budget:.0f}s)",
-            flush=True,
-        )
-        res = build_in_child(folder / "corpus", folder / "index", s, timeout=budget)
-        if res is not None:
-            return res, notes
-        msg = f"the {s}x build did not finish within {budget:.0f}s; it was stopped"
-        print(f"  {msg}", flush=True)
-        notes.append(msg)
-        shutil.rmtree(folder, ignore_errors=True)
-    return None, notes
-
-
-# -- formatting ---------------------------------------------------------------------------------
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub-markdown table (also readable in a terminal)."""
-    cells = [[str(h) for h in headers]] + [[_fmt(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |",
-        "| " + " | ".join("-" * w for w in widths) + " |",
-    ]
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells[1:]]
-    return "\n".join(lines)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
-
-
+# -- main ------------------------------------------------------------------------------------------
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
-
-
-# -- main ------------------------------------------------------------------------------------------
-def code_version() -> str:
-    """The git commit of the project, marked ``+dirty`` when the tree has changes."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -507,24 +244,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (its path is printed)"
     )
-    ap.add_argument(
-        "--child-build", nargs=2, metavar=("CORPUS", "INDEX_DIR"), help=argparse.SUPPRESS
-    )
     return ap.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.child_build:
-        child_build(*args.child_build)
-        return 0
-
     questions = load_questions(DEFAULT_DATASET)
     timed = [q.question for q in questions][: args.queries or None]
     n_test = sum(1 for q in questions if q.split == "test" and q.answerable)
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; work folder {work}")
-    print(f"code: {code_version()}; haystack-ai {_version('haystack-ai')}")
+    print(f"code: {code_version()}; haystack-ai {package_version('haystack-ai')}")
     print(
         f"questions: {len(questions)} in {DEFAULT_DATASET.name}, {len(timed)} timed x{args.repeat}, "
         f"{n_test} answerable in the test split\n"
@@ -538,7 +268,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
+@dataclass
+class Results:
+    """Everything one run measured, for the report."""
+
+    sample: BuildResult
+    load_s: float
+    ours: HybridRetriever
+    ours_lat: Latency
+    ours_q: dict[str, float]
+    parts_lat: dict[str, Latency]
+    parts_q: dict[str, dict[str, float]]
+    peers: list[tuple[PeerVariant, float, Latency, dict[str, float]]]
+    synth: BuildResult | None
+    synth_lat: Latency | None
+    synth_load: float
+    notes: list[str]
+
+
 def run(args: argparse.Namespace, work: Path, timed: Sequence[str]) -> int:
+    """The three stages in order (each prints as it goes), then the report."""
     questions = load_questions(DEFAULT_DATASET)
 
     # 1. the sample corpus -------------------------------------------------------------
@@ -552,7 +301,7 @@ def run(args: argparse.Namespace, work: Path, timed: Sequence[str]) -> int:
     ours_lat = time_search(ours.search, timed, repeat=args.repeat)
     originals = store.originals
     ours_q = split_metrics(questions, ours.search, originals)
-    parts = {w: component_search(ours, w) for w in ("sparse", "dense")}
+    parts = {w: side_search(ours, w) for w in ("sparse", "dense")}
     parts_lat = {w: time_search(f, timed, repeat=args.repeat) for w, f in parts.items()}
     parts_q = {w: split_metrics(questions, f, originals) for w, f in parts.items()}
 
@@ -580,14 +329,34 @@ def run(args: argparse.Namespace, work: Path, timed: Sequence[str]) -> int:
             synth_lat = time_search(HybridRetriever(big).search, timed, repeat=args.repeat)
             del big
 
-    # report -------------------------------------------------------------------------------------
+    print_report(
+        args,
+        timed,
+        Results(
+            sample, load_s, ours, ours_lat, ours_q, parts_lat, parts_q, peers, synth, synth_lat,
+            synth_load, notes,
+        ),
+    )  # fmt: skip
+    return 0
+
+
+def print_report(args: argparse.Namespace, timed: Sequence[str], r: Results) -> None:
+    """The build, latency, quality and ratio tables, and the notes on the synthetic build."""
+    _print_builds(r)
+    _print_latency(args, timed, r)
+    _print_quality(r)
+    if args.scale > 0:
+        _print_notes(args, r)
+
+
+def _print_builds(r: Results) -> None:
     print(
         "\n## Build (build_index full=True, offline embedder, in a child process; "
         "peak = the child's VmHWM)\n"
     )
-    rows = [_build_row("sample (1x)", sample, load_s)]
-    if synth is not None:
-        rows.append(_build_row(f"synthetic ({synth.scale}x)", synth, synth_load))
+    rows = [_build_row("sample (1x)", r.sample, r.load_s)]
+    if r.synth is not None:
+        rows.append(_build_row(f"synthetic ({r.synth.scale}x)", r.synth, r.synth_load))
     print(
         table(
             [
@@ -607,38 +376,42 @@ def run(args: argparse.Namespace, work: Path, timed: Sequence[str]) -> int:
         )
     )
 
+
+def _print_latency(args: argparse.Namespace, timed: Sequence[str], r: Results) -> None:
     print(
         f"\n## Search latency, ms per call (k=5, in process, {len(timed)} questions x{args.repeat}, after warm-up)\n"
     )
-    lat_rows = [["ours: HybridRetriever (sample)", *_lat_cells(ours_lat)]]
+    lat_rows = [["ours: HybridRetriever (sample)", *_lat_cells(r.ours_lat)]]
     lat_rows += [
-        [f"  ours, {w} side only (sample)", *_lat_cells(lat)] for w, lat in parts_lat.items()
+        [f"  ours, {w} side only (sample)", *_lat_cells(lat)] for w, lat in r.parts_lat.items()
     ]
-    lat_rows += [[f"peer: {v.name} (sample)", *_lat_cells(lat)] for v, _, lat, _ in peers]
-    if synth_lat is not None and synth is not None:
+    lat_rows += [[f"peer: {v.name} (sample)", *_lat_cells(lat)] for v, _, lat, _ in r.peers]
+    if r.synth_lat is not None and r.synth is not None:
         lat_rows.append(
             [
-                f"ours: HybridRetriever (synthetic {synth.scale}x, {synth.chunks} chunks)",
-                *_lat_cells(synth_lat),
+                f"ours: HybridRetriever (synthetic {r.synth.scale}x, {r.synth.chunks} chunks)",
+                *_lat_cells(r.synth_lat),
             ]
         )
     print(table(["retriever", "p50", "p95", "p99", "mean", "max"], lat_rows))
 
+
+def _print_quality(r: Results) -> None:
     print(
-        f"\n## Retrieval quality, test split (n={int(ours_q['n'])}, evaluate_retrieval, same chunks)\n"
+        f"\n## Retrieval quality, test split (n={int(r.ours_q['n'])}, evaluate_retrieval, same chunks)\n"
     )
-    fs = ours.settings
+    fs = r.ours.settings
     label = f"ours: HybridRetriever ({fs.method} fusion, dense weight {fs.dense_weight})"
-    q_rows = [[label, *[ours_q[m] for m in METRICS]]]
-    q_rows += [[f"  ours, {w} side only", *[m[x] for x in METRICS]] for w, m in parts_q.items()]
-    q_rows += [[f"peer: {v.name}", *[m[x] for x in METRICS]] for v, _, _, m in peers]
+    q_rows = [[label, *[r.ours_q[m] for m in METRICS]]]
+    q_rows += [[f"  ours, {w} side only", *[m[x] for x in METRICS]] for w, m in r.parts_q.items()]
+    q_rows += [[f"peer: {v.name}", *[m[x] for x in METRICS]] for v, _, _, m in r.peers]
     print(table(["retriever", *METRICS], q_rows))
 
     print("\n## Peer variants\n")
     print(
         table(
             ["peer", "what", "write_documents s"],
-            [[v.name, v.description, s] for v, s, _, _ in peers],
+            [[v.name, v.description, s] for v, s, _, _ in r.peers],
         )
     )
 
@@ -646,32 +419,32 @@ def run(args: argparse.Namespace, work: Path, timed: Sequence[str]) -> int:
         "\n## Ours / peer ratios (latency: >1 means ours is slower; quality: >1 means ours is better)\n"
     )
     r_rows = []
-    for v, _, lat, m in peers:
+    for v, _, lat, m in r.peers:
         r_rows.append(
             [
                 v.name,
-                _ratio(ours_lat.pct(50), lat.pct(50)),
-                _ratio(ours_lat.pct(95), lat.pct(95)),
-                _ratio(ours_q["recall@1"], m["recall@1"]),
-                _ratio(ours_q["recall@5"], m["recall@5"]),
-                _ratio(ours_q["recall@20"], m["recall@20"]),
-                _ratio(ours_q["mrr"], m["mrr"]),
+                _ratio(r.ours_lat.pct(50), lat.pct(50)),
+                _ratio(r.ours_lat.pct(95), lat.pct(95)),
+                _ratio(r.ours_q["recall@1"], m["recall@1"]),
+                _ratio(r.ours_q["recall@5"], m["recall@5"]),
+                _ratio(r.ours_q["recall@20"], m["recall@20"]),
+                _ratio(r.ours_q["mrr"], m["mrr"]),
             ]
         )
     print(table(["vs peer", "p50", "p95", "recall@1", "recall@5", "recall@20", "MRR"], r_rows))
 
-    if args.scale > 0:
-        print()
-        for n in notes:
-            print(f"NOTE: {n}")
-        if synth is None:
-            print("NOTE: no synthetic scale built within the budget")
-        elif synth.scale != args.scale:
-            print(
-                f"NOTE: fell back from {args.scale}x to {synth.scale}x (largest scale built within "
-                f"{args.build_budget:.0f}s)"
-            )
-    return 0
+
+def _print_notes(args: argparse.Namespace, r: Results) -> None:
+    print()
+    for n in r.notes:
+        print(f"NOTE: {n}")
+    if r.synth is None:
+        print("NOTE: no synthetic scale built within the budget")
+    elif r.synth.scale != args.scale:
+        print(
+            f"NOTE: fell back from {args.scale}x to {r.synth.scale}x (largest scale built within "
+            f"{args.build_budget:.0f}s)"
+        )
 
 
 def _build_row(name: str, b: BuildResult, load_s: float) -> list[Any]:

@@ -4,7 +4,7 @@
         [--split dev] [--weights 0.2,5,8,12,16,20] [--per-article 2,3,5] [--method score]
 
 How the defaults in ``index/hybrid.py`` (``DENSE_WEIGHTS``, ``per_article``) and the chunk
-size in ``rag/chunking.py`` were chosen: on the sample corpus's ``dev`` split and on CMRC
+size in ``rag/ingest/chunking.py`` were chosen: on the sample corpus's ``dev`` split and on CMRC
 2018 trial (``python -m eval.mrc ../shared/data/mrc/cmrc2018_trial.json --out DIR --split
 dev``), with indexes built at several ``--chunk-size`` values. Refuses the ``test`` split:
 it is for reporting only. Prints a table; changes nothing.
@@ -13,17 +13,12 @@ it is for reporting only. Prints a table; changes nothing.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from eval.dataset import DEFAULT_DATASET, load_questions  # noqa: E402
-from eval.retrieval import evaluate_retrieval  # noqa: E402
-from index.hybrid import FusionSettings, HybridRetriever  # noqa: E402
-from index.store import IndexStore  # noqa: E402
+from eval.dataset import DEFAULT_DATASET, load_questions
+from eval.retrieval import evaluate_retrieval
+from index.hybrid import FusionSettings, HybridRetriever
+from index.store import IndexStore
 
 COLUMNS = ("recall@1", "recall@5", "recall@20", "mrr", "article_hit@1", "article_hit@5")
 

@@ -26,12 +26,12 @@ test: setup
 	$(VENV)/python -m pytest -q
 
 lint:
-	$(VENV)/ruff check rag index api eval tests
-	$(VENV)/ruff format --check rag index api eval tests
+	$(VENV)/ruff check rag index api eval tests scripts
+	$(VENV)/ruff format --check rag index api eval tests scripts
 
 format:
-	$(VENV)/ruff format rag index api eval tests
-	$(VENV)/ruff check --fix rag index api eval tests
+	$(VENV)/ruff format rag index api eval tests scripts
+	$(VENV)/ruff check --fix rag index api eval tests scripts
 
 articles:
 	$(VENV)/rag articles $(CORPUS)

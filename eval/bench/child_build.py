@@ -77,12 +77,15 @@ def child_build(corpus: str, index_dir: str) -> None:
     counts = {"read": 0, "embed": 0}
     last = [0.0]
 
-    def progress(stage: str, n: int) -> None:
+    def progress(stage: str, n: int, total: int | None = None) -> None:
+        """``build_index``'s progress: ``n`` more done of ``total`` (the fit: before and after)."""
         counts[stage] = counts.get(stage, 0) + n
         now = time.perf_counter() - t0
         if stage == "fit":
+            if n:  # the fit's second call: it is done
+                return
             print(
-                f"    [{now:7.1f}s] read {counts['read']} files; fitting the offline embedder on {n} chunks",
+                f"    [{now:7.1f}s] read {counts['read']} files; fitting the offline embedder on {total} chunks",
                 file=sys.stderr,
                 flush=True,
             )

@@ -1,71 +1,84 @@
 """Request and response bodies of the HTTP API (the JSON contract of ARCHITECTURE.md).
 
+The answer's parts and the article listing are built from the domain dataclasses of
+:mod:`rag.types`, so the schema follows them; the question is checked by the domain's
+rule (:func:`rag.question_rule.check_question`), whose limits the schema documents.
 Response models allow extra fields, so a field the library adds later passes through.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import dataclasses
+from typing import Any, get_type_hints
 
-from rag.pipeline import MAX_QUESTION_CHARS
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from rag.question_rule import MAX_QUESTION_CHARS, check_question
+from rag.types import Article, Chunk, Citation, Evidence
 
 MAX_TOP_K = 20
+_OPEN = ConfigDict(extra="allow")
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+def _model_of(
+    name: str,
+    domain: type,
+    *,
+    rename: dict[str, str] | None = None,
+    only: tuple[str, ...] = (),
+    drop: tuple[str, ...] = (),
+    **more: Any,
+) -> type[BaseModel]:
+    """An open response model with the fields of the dataclass ``domain``: ``only`` those
+    (default all) but not ``drop``, ``rename`` mapping a field to its JSON name; ``more``
+    adds fields as ``name=(type, default)``."""
+    hints = get_type_hints(domain)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(domain):
+        if (not only or f.name in only) and f.name not in drop:
+            default = ... if f.default is dataclasses.MISSING else f.default
+            fields[(rename or {}).get(f.name, f.name)] = (hints[f.name], default)
+    return create_model(name, __config__=_OPEN, **fields, **more)
 
 
 class AskRequest(BaseModel):
     question: str = Field(
-        min_length=1,
-        max_length=MAX_QUESTION_CHARS,
-        description="the question, in natural language (at most 1000 characters)",
+        description=f"the question, in natural language (at most {MAX_QUESTION_CHARS} characters)",
         examples=["古文化街被誉为什么？"],
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS},
     )
     # strict: true or "5" is not a count (pydantic would otherwise read true as 1)
     top_k: int = Field(
         5, ge=1, le=MAX_TOP_K, strict=True, description="how many passages to return"
     )
 
-
-class EvidenceOut(_Open):
-    text: str
-    source: str
-    start: int
-    end: int
-    answer_start: int | None = None
-    answer_end: int | None = None
+    @field_validator("question")
+    @classmethod
+    def _askable(cls, question: str) -> str:
+        return check_question(question)
 
 
-class CitationOut(_Open):
-    article_id: str
-    title: str
-    source: str
-    start: int
-    end: int
-    publication: str | None = None
-    issue: str | None = None
-    author: str | None = None
+EvidenceOut = _model_of("EvidenceOut", Evidence)
+CitationOut = _model_of("CitationOut", Citation)
+PassageOut = _model_of(
+    "PassageOut", Chunk, rename={"id": "chunk_id"}, drop=("text_start",), score=(float, ...)
+)
+# the fields every article has; the optional ones pass through as extras, as Article.to_json
+# leaves them out when unknown
+ArticleOut = _model_of(
+    "ArticleOut", Article, only=("id", "title", "source", "start", "end"), chars=(int, ...)
+)
 
 
-class PassageOut(_Open):
-    chunk_id: str
-    title: str
-    source: str
-    start: int
-    end: int
-    text: str
-    score: float
+class AnswerOut(BaseModel):
+    model_config = _OPEN
 
-
-class AnswerOut(_Open):
     question: str
     answer: str | None = Field(description="null when the corpus does not answer the question")
     confidence: float
-    evidence: EvidenceOut | None = None
-    citations: list[CitationOut] = []
-    passages: list[PassageOut] = []
+    evidence: EvidenceOut | None = None  # type: ignore[valid-type]
+    citations: list[CitationOut] = []  # type: ignore[valid-type]
+    passages: list[PassageOut] = []  # type: ignore[valid-type]
 
 
 class ComponentOut(BaseModel):
@@ -86,16 +99,7 @@ class HealthOut(BaseModel):
     writes: str = Field(description="api-key, local (no key, writes allowed) or disabled")
 
 
-class ArticleOut(_Open):
-    id: str
-    title: str
-    source: str
-    start: int
-    end: int
-    chars: int
-
-
-class ArticleDetailOut(ArticleOut):
+class ArticleDetailOut(ArticleOut):  # type: ignore[valid-type,misc]
     text: str = Field(description="the cleaned article text (what is indexed and read)")
     original: str = Field(
         description="the source file's text from start to end: evidence offsets point into it"
@@ -103,7 +107,9 @@ class ArticleDetailOut(ArticleOut):
     )
 
 
-class IndexReportOut(_Open):
+class IndexReportOut(BaseModel):
+    model_config = _OPEN
+
     added: list[str]
     changed: list[str]
     removed: list[str]

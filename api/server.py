@@ -46,7 +46,7 @@ def serve(
 
     ``workers`` > 1 runs that many processes (each loads the pipeline; Python answers one
     question per core at a time); they share the index on disk and pick up each other's
-    writes (``ServiceState.refresh``).
+    writes (:meth:`rag.live_index.LiveIndex.refresh`).
     """
     import os
 
@@ -94,8 +94,7 @@ def _nodelay_for_workers() -> None:
 
     With ``workers`` > 1 uvicorn binds the listening socket itself with protocol 0; asyncio
     turns Nagle's algorithm off (TCP_NODELAY) only for sockets marked IPPROTO_TCP, so a
-    keep-alive reply written in two parts waits for the client's delayed ACK: about 40 ms a
-    request (measured by scripts/bench_http.py --nodelay; uvicorn issue #3149).
+    keep-alive reply written in two parts would wait for the client's delayed ACK.
     """
     import socket
 

@@ -11,9 +11,14 @@ import logging
 import sys
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.errors import IndexLoadError
 from rag.ingest.loaders import CorpusError
+
+if TYPE_CHECKING:
+    from rag.types import Answer
 
 log = logging.getLogger("rag")
 
@@ -68,9 +73,7 @@ def cmd_articles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index_dir(args: argparse.Namespace):
-    from pathlib import Path
-
+def _index_dir(args: argparse.Namespace) -> Path:
     from rag.indexing import DEFAULT_INDEX_DIR
 
     return Path(args.index_dir) if args.index_dir else DEFAULT_INDEX_DIR
@@ -153,7 +156,7 @@ def cmd_index_status(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from index.hybrid import HybridRetriever
     from index.store import IndexStore
-    from rag.pipeline import check_question
+    from rag.question_rule import check_question
 
     question = check_question(args.question)
     retriever = HybridRetriever(IndexStore.load(_index_dir(args)))
@@ -169,8 +172,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from eval.runner import format_answer_table, format_retrieval_table, run_answers, run_retrieval
 
     out = Path(args.out) if args.out else None
@@ -201,9 +202,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline, check_question
 
-    question = check_question(args.question)
+    question = check_question(args.question)  # before loading: a refused question exits fast
     pipe = Pipeline.load(_index_dir(args), reader=args.reader)
-    ans = pipe.ask(question, top_k=args.k)
+    ans = pipe.answer(question, top_k=args.k)
     if args.json:
         _print_json(ans.to_json())
         return 0
@@ -233,9 +234,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _models_dir(args: argparse.Namespace):
-    from pathlib import Path
-
+def _models_dir(args: argparse.Namespace) -> Path:
     from index.local_models import models_home
 
     return Path(args.models_dir) if args.models_dir else models_home()
@@ -290,7 +289,7 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def format_answer(ans) -> str:
+def format_answer(ans: Answer) -> str:
     """The answer, the evidence with the answer marked 【】, and a citation line."""
     lines = []
     flat = lambda t: " ".join(t.split())  # noqa: E731 - PDF line breaks inside a quote
@@ -323,7 +322,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_articles_parser, _index_parsers, _question_parsers, _serve_parser):
+        add(sub)
+    _models_parsers(sub)
+    _eval_parser(sub)
+    return p
 
+
+def _options(
+    parser: argparse.ArgumentParser,
+    *,
+    index_dir: str | None = None,
+    reader: str | None = None,
+    json_help: str | None = None,
+) -> None:
+    """The options several commands share: ``--index-dir``, ``--reader``, ``--json``."""
+    parser.add_argument("--index-dir", help=index_dir)
+    if reader is not None:
+        parser.add_argument("--reader", default="auto", help=reader)
+    parser.add_argument("--json", action="store_true", help=json_help)
+
+
+def _articles_parser(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("articles", help="list the articles found in a corpus folder")
     a.add_argument(
         "corpus_dir", help="folder of .txt/.md/.html/.pdf/.docx files (walked recursively)"
@@ -331,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print the articles as JSON")
     a.set_defaults(func=cmd_articles)
 
+
+def _index_parsers(sub: argparse._SubParsersAction) -> None:
     ix = sub.add_parser("index", help="build or inspect the search index").add_subparsers(
         dest="index_command", required=True
     )
@@ -358,29 +380,29 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
     b.set_defaults(func=cmd_index_build)
     st = ix.add_parser("status", help="show what the index holds")
-    st.add_argument("--index-dir")
-    st.add_argument("--json", action="store_true")
+    _options(st)
     st.set_defaults(func=cmd_index_status)
 
+
+def _question_parsers(sub: argparse._SubParsersAction) -> None:
     se = sub.add_parser("search", help="retrieve passages for a question")
     se.add_argument("question")
     se.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
-    se.add_argument("--index-dir")
-    se.add_argument("--json", action="store_true")
+    _options(se)
     se.set_defaults(func=cmd_search)
 
     ak = sub.add_parser("ask", help="answer a question from the index, with evidence and citation")
     ak.add_argument("question")
     ak.add_argument("-k", type=int, default=5, help="how many passages to show (default 5)")
-    ak.add_argument("--index-dir")
-    ak.add_argument(
-        "--reader",
-        default="auto",
-        help="auto (default), offline, or an extractive-QA model name/path",
+    _options(
+        ak,
+        reader="auto (default), offline, or an extractive-QA model name/path",
+        json_help="print the Answer object as JSON",
     )
-    ak.add_argument("--json", action="store_true", help="print the Answer object as JSON")
     ak.set_defaults(func=cmd_ask)
 
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
     sv = sub.add_parser("serve", help="run the HTTP service and the chat page")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
@@ -402,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sv.set_defaults(func=cmd_serve)
 
+
+def _models_parsers(sub: argparse._SubParsersAction) -> None:
     mo = sub.add_parser(
         "models", help="install and list the local models (no model hub needed)"
     ).add_subparsers(dest="models_command", required=True)
@@ -427,19 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
     mv.add_argument("--models-dir")
     mv.set_defaults(func=cmd_models_verify)
 
+
+def _eval_parser(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="measure answer quality on an eval set")
     ev.add_argument("--dataset", help="eval JSONL (default: the project's eval/questions.jsonl)")
     ev.add_argument("--index-dir")
     ev.add_argument("--out", help="folder for the report")
-    ev.add_argument(
-        "--retrieval",
-        action="store_true",
-        help="retrieval metrics only (recall@k, MRR, article-hit@k)",
-    )
+    only = "retrieval metrics only (recall@k, MRR, article-hit@k)"
+    ev.add_argument("--retrieval", action="store_true", help=only)
     ev.add_argument("--reader", default="auto", help="auto (default), offline, or a model")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,16 +50,54 @@ def build_index(
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     list(iter_corpus(corpus_dir))  # a missing folder: CorpusError before anything is written
     with _build_lock(index_dir):  # one writer at a time, across processes (CLI, service workers)
-        return _build(
-            corpus_dir,
+        paths = list(iter_corpus(corpus_dir))  # as it is once the lock is ours
+        previous = None if full else _previous_index(index_dir)
+        settings = _chunk_settings(previous, chunk_size, chunk_overlap)
+        previous = _reusable(previous, settings)
+
+        def read(items: list[tuple[Path, str, str]], stage: str = "read") -> None:
+            for src, data, error in _read_sources(items, corpus_dir, settings):
+                if error is not None:
+                    _skip(src, error, on_skip)
+                    continue
+                sources[src] = data
+                if progress:
+                    progress(stage, 1, len(items))
+
+        old_fps = previous.manifest.get("sources", {}) if previous else {}
+        sources, todo, unchanged = _scan(paths, corpus_dir, old_fps, on_skip)
+        read(todo)
+        if not sources:
+            raise CorpusError(f"no readable documents in {corpus_dir}")
+
+        # the embedder, now that the corpus's size is known (`auto` keeps a model for corpora
+        # it can embed in reasonable time)
+        kept = {src for src, d in sources.items() if d is None}
+        n_chunks = sum(len(d.chunks) for d in sources.values() if d) + sum(
+            1 for c in (previous.chunks if previous else ()) if c.source in kept
+        )
+        emb = make_embedder(embedder, chunk_count=n_chunks)
+        if previous is not None and previous.embedder.name != emb.name:
+            log.info("embedder changed (%s -> %s): full rebuild", previous.embedder.name, emb.name)
+            previous = None
+            read(unchanged, "reread")  # their chunks are embedded anew
+        if previous is not None:
+            emb = previous.embedder  # keep the fitted embedder for an incremental update
+            if all(v is None for v in sources.values()) and set(sources) == set(old_fps):
+                return UpdateReport(
+                    unchanged=len(sources),
+                    chunk_count=len(previous.chunks),
+                    version=previous.version,
+                )
+        where = {"corpus_dir": str(corpus_dir.resolve())}
+        return write_index(
             index_dir,
-            embedder=embedder,
-            full=full,
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
-            hnsw_above=hnsw_above,
+            sources,
+            embedder=emb,
+            previous=previous,
+            settings={**settings, **where},
             progress=progress,
-            on_skip=on_skip,
+            hnsw_above=hnsw_above,
         )
 
 
@@ -76,26 +114,20 @@ def _build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _build(
-    corpus_dir: Path,
-    index_dir: Path,
-    *,
-    embedder: str,
-    full: bool,
-    chunk_size: int | None,
-    chunk_overlap: int | None,
-    hnsw_above: int,
-    progress: Callable[[str, int, int | None], Any] | None,
-    on_skip: Callable[[str, str], None] | None,
-) -> UpdateReport:
-    paths = list(iter_corpus(corpus_dir))  # as it is once the lock is ours
-    previous: IndexStore | None = None
-    if not full:
-        try:
-            previous = IndexStore.load(index_dir)
-        except IndexLoadError as e:
-            if (index_dir / "CURRENT").exists():
-                log.warning("rebuilding from scratch: %s", e)
+def _previous_index(index_dir: Path) -> IndexStore | None:
+    """The index already in ``index_dir``, or None (with a warning if one is there broken)."""
+    try:
+        return IndexStore.load(index_dir)
+    except IndexLoadError as e:
+        if (index_dir / "CURRENT").exists():
+            log.warning("rebuilding from scratch: %s", e)
+    return None
+
+
+def _chunk_settings(
+    previous: IndexStore | None, chunk_size: int | None, chunk_overlap: int | None
+) -> dict[str, Any]:
+    """The chunking and text settings of this build; those left None keep the previous's."""
     before = previous.manifest.get("settings", {}) if previous else {}
     if chunk_size is None:
         chunk_size = int(before.get("chunk_size", CHUNK_SIZE))
@@ -104,34 +136,39 @@ def _build(
         chunk_overlap = (
             int(before["chunk_overlap"]) if keep else min(CHUNK_OVERLAP, chunk_size // 4)
         )
-    settings = {
+    return {
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
         "text_pipeline": TEXT_PIPELINE_VERSION,
     }
-    where = {"corpus_dir": str(corpus_dir.resolve())}
-    if previous is not None and {k: before.get(k) for k in settings} != settings:
+
+
+def _reusable(previous: IndexStore | None, settings: dict[str, Any]) -> IndexStore | None:
+    """``previous`` if an update may build on it: same settings, readable tokens."""
+    if previous is None:
+        return None
+    before = previous.manifest.get("settings", {})
+    if {k: before.get(k) for k in settings} != settings:
         log.info("chunking or text pipeline changed: full rebuild")
-        previous = None
-    if previous is not None:
-        try:
-            previous.tokens  # noqa: B018 - an update reuses them: read (and check) them now
-        except IndexLoadError as e:
-            log.warning("rebuilding from scratch: %s", e)
-            previous = None
+        return None
+    try:
+        previous.tokens  # noqa: B018 - an update reuses them: read (and check) them now
+    except IndexLoadError as e:
+        log.warning("rebuilding from scratch: %s", e)
+        return None
+    return previous
 
-    def read(items: list[tuple[Path, str, str]], stage: str = "read") -> None:
-        for src, data, error in _read_sources(items, corpus_dir, chunk_size, chunk_overlap):
-            if error is not None:
-                _skip(src, error, on_skip)
-                continue
-            sources[src] = data
-            if progress:
-                progress(stage, 1, len(items))
 
-    old_fps = previous.manifest.get("sources", {}) if previous else {}
+def _scan(
+    paths: list[Path],
+    corpus_dir: Path,
+    old_fps: dict[str, str],
+    on_skip: Callable[[str, str], None] | None,
+) -> tuple[dict[str, SourceData | None], list[tuple[Path, str, str]], list[tuple[Path, str, str]]]:
+    """Fingerprint the files: unchanged ones map to None in the sources; ``(path, source
+    name, fingerprint)`` of the new or changed ones, then of the unchanged ones."""
     sources: dict[str, SourceData | None] = {}
-    todo: list[tuple[Path, str, str]] = []  # new or changed: (path, source name, fingerprint)
+    todo: list[tuple[Path, str, str]] = []
     unchanged: list[tuple[Path, str, str]] = []
     for path in paths:
         src = source_name(path, corpus_dir)
@@ -145,41 +182,7 @@ def _build(
             unchanged.append((path, src, fp))
         else:
             todo.append((path, src, fp))
-    read(todo)
-    if not sources:
-        raise CorpusError(f"no readable documents in {corpus_dir}")
-
-    # the embedder, now that the corpus's size is known (`auto` keeps a model for corpora
-    # it can embed in reasonable time)
-    kept = {src for src, d in sources.items() if d is None}
-    n_chunks = sum(len(d.chunks) for d in sources.values() if d) + sum(
-        1 for c in (previous.chunks if previous else ()) if c.source in kept
-    )
-    emb = make_embedder(embedder, chunk_count=n_chunks)
-    if previous is not None and previous.embedder.name != emb.name:
-        log.info("embedder changed (%s -> %s): full rebuild", previous.embedder.name, emb.name)
-        previous = None
-        read(unchanged, "reread")  # their chunks are embedded anew
-    if previous is not None:
-        emb = previous.embedder  # keep the fitted embedder for an incremental update
-    if (
-        previous is not None
-        and all(v is None for v in sources.values())
-        and set(sources) == set(old_fps)
-    ):
-        report = UpdateReport(
-            unchanged=len(sources), chunk_count=len(previous.chunks), version=previous.version
-        )
-        return report
-    return write_index(
-        index_dir,
-        sources,
-        embedder=emb,
-        previous=previous,
-        settings={**settings, **where},
-        progress=progress,
-        hnsw_above=hnsw_above,
-    )
+    return sources, todo, unchanged
 
 
 def _read_one(
@@ -196,7 +199,7 @@ def _read_one(
 
 
 def _read_sources(
-    todo: list[tuple[Path, str, str]], corpus_dir: Path, chunk_size: int, chunk_overlap: int
+    todo: list[tuple[Path, str, str]], corpus_dir: Path, settings: dict[str, Any]
 ) -> Iterator[tuple[str, SourceData | None, str | None]]:
     """Load, segment and chunk files; on every core when there are many (pure Python work)."""
     import multiprocessing
@@ -205,7 +208,10 @@ def _read_sources(
     from functools import partial
 
     read = partial(
-        _read_one, corpus_dir=corpus_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+        _read_one,
+        corpus_dir=corpus_dir,
+        chunk_size=settings["chunk_size"],
+        chunk_overlap=settings["chunk_overlap"],
     )
     workers = os.cpu_count() or 1
     if len(todo) < 8 or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():

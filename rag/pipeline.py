@@ -11,29 +11,18 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+from rag.question_rule import MAX_QUESTION_CHARS, QuestionError, check_question
 from rag.reader import Reader, Reading, SpanGuess, make_reader
 from rag.text.sentences import article_sentences
 from rag.types import Answer, Article, Citation, Evidence, Passage
 
-MAX_QUESTION_CHARS = 1000
+__all__ = ["MAX_QUESTION_CHARS", "Pipeline", "PipelineSettings", "QuestionError", "check_question"]
+
 _CLAUSE = re.compile(r"[，；：,;:]")
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked (empty, too long)."""
-
-
-def check_question(question: str) -> str:
-    q = " ".join((question or "").split())
-    if not q:
-        raise QuestionError("the question is empty")
-    if len(q) > MAX_QUESTION_CHARS:
-        raise QuestionError(
-            f"the question is too long ({len(q)} characters; the limit is {MAX_QUESTION_CHARS})"
-        )
-    return q
 
 
 @dataclass(frozen=True)
@@ -55,9 +44,20 @@ class Pipeline:
 
     @classmethod
     def load(cls, index_dir: Path, reader: str = "auto") -> Pipeline:
+        return cls.over(index_dir, make_reader(reader))
+
+    @classmethod
+    def over(
+        cls, index_dir: Path, reader: Reader, settings: PipelineSettings | None = None
+    ) -> Pipeline:
+        """The index live in ``index_dir`` (as loaded now) with this reader and settings."""
         from index.store import IndexStore
 
-        return cls(IndexStore.load(Path(index_dir)), make_reader(reader))
+        return cls(IndexStore.load(Path(index_dir)), reader, settings)
+
+    def reloaded(self, index_dir: Path) -> Pipeline:
+        """The index live in ``index_dir`` now, read with this pipeline's reader and settings."""
+        return Pipeline.over(index_dir, self.reader, self.settings)
 
     def warm_up(self) -> Pipeline:
         """Load what the first question would otherwise wait for (jieba's dictionary, the
@@ -66,15 +66,75 @@ class Pipeline:
         self.ask("预热：天津的人口有多少？")
         return self
 
+    # -- what is served ----------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """The index version this pipeline answers from."""
+        return self.store.version
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """The indexed corpus files (names relative to the corpus folder) and fingerprints."""
+        return self.store.manifest.get("sources", {})
+
+    @property
+    def embedder_spec(self) -> str:
+        """The ``embedder`` argument that rebuilds this index with the same embedder."""
+        emb = self.store.embedder
+        return "offline" if getattr(emb, "offline", False) else emb.name
+
+    @cached_property
+    def pure_python(self) -> bool:
+        """Whether a question runs on Python alone (no model releases the GIL meanwhile)."""
+        return bool(self.reader.offline and self.store.embedder.offline)
+
+    def describe(self) -> dict[str, Any]:
+        """What is served: sizes, version, build time, embedder and reader."""
+        store, emb = self.store, self.store.embedder
+        return {
+            "article_count": len(store.articles),
+            "chunk_count": len(store.chunks),
+            "index_version": store.version,
+            "index_built": store.manifest.get("build_time"),
+            "embedder": {
+                "name": emb.name,
+                "offline": bool(emb.offline),
+                "backend": getattr(emb, "backend_used", None),
+            },
+            "reader": {"name": self.reader.name, "offline": bool(self.reader.offline)},
+        }
+
+    @cached_property
+    def _articles_in_order(self) -> list[Article]:
+        return sorted(self.store.articles.values(), key=lambda a: (a.source, a.start))
+
+    def articles(self, title_part: str | None = None) -> list[Article]:
+        """The articles in corpus order; with ``title_part``, those whose title holds it
+        (whitespace and case ignored)."""
+        needle = "".join((title_part or "").split()).casefold()
+        return [a for a in self._articles_in_order if needle in "".join(a.title.split()).casefold()]
+
+    def article(self, article_id: str) -> tuple[Article, str] | None:
+        """An article and its source file's text from its start to its end, or None."""
+        article = self.store.articles.get(article_id)
+        if article is None:
+            return None
+        return article, self.store.originals.get(article.source, "")[article.start : article.end]
+
+    # -- questions ---------------------------------------------------------------------
     def ask(self, question: str, top_k: int = 5) -> Answer:
-        q = check_question(question)
+        """Answer ``question`` (refused with :class:`QuestionError` by :func:`check_question`)."""
+        return self.answer(check_question(question), top_k)
+
+    def answer(self, question: str, top_k: int = 5) -> Answer:
+        """Answer a question that :func:`check_question` has already accepted and returned."""
         top_k = max(1, min(int(top_k), 50))
         t0 = time.perf_counter()
-        passages = self.retriever.search(q, max(top_k, self.settings.read_k))
+        passages = self.retriever.search(question, max(top_k, self.settings.read_k))
         t1 = time.perf_counter()
-        reading = self.reader.read(q, passages[: self.settings.read_k])
+        reading = self.reader.read(question, passages[: self.settings.read_k])
         t2 = time.perf_counter()
-        answer = self.compose(q, passages, reading, top_k)
+        answer = self.compose(question, passages, reading, top_k)
         timings = {
             "retrieve": (t1 - t0) * 1000,
             "read": (t2 - t1) * 1000,

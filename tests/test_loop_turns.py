@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from api.state import LoopTurns
+from api.loop_turns import LoopTurns
 
 
 def _busy(seconds: float) -> None:

@@ -15,7 +15,8 @@ import pytest
 from eval.metrics import exact_match
 from index.store import IndexStore
 from rag.cli import main
-from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, QuestionError
+from rag.pipeline import Pipeline
+from rag.question_rule import MAX_QUESTION_CHARS, QuestionError
 from rag.reader.offline.reader import OfflineReader
 from rag.types import Answer
 

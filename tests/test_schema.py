@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from api.app import create_app
 from index.store import IndexStore
 from rag.ingest.loaders import iter_corpus, source_name
-from rag.pipeline import MAX_QUESTION_CHARS
+from rag.question_rule import MAX_QUESTION_CHARS
 
 schemathesis = pytest.importorskip("schemathesis", reason="needs schemathesis (pip install it)")
 from schemathesis.checks import (  # noqa: E402
@@ -70,14 +70,14 @@ def shared_corpus_untouched(corpus_dir):
 
 
 # Schemathesis' positive_data_acceptance check wants every schema-valid request accepted;
-# two rejections are by design and cannot be said in OpenAPI (a file's type and text are
-# checked after upload), or are a gap of the spec reported by its own test below (the
-# question's length). Every other default check runs.
+# two rejections are by design and cannot be said in OpenAPI: a file's type and text are
+# checked after upload, and a question of whitespace only is refused as empty. Every other
+# default check runs.
 RELAXED = [positive_data_acceptance]
 
 
-# Checks skipped for one operation and status (none today: the bugs schemathesis found,
-# an undocumented 400 and a 422 body unlike its schema, are fixed and have their own tests).
+# Checks skipped for one operation and status: none (an undocumented 400 and a 422 body
+# unlike its schema are each checked by a test below).
 KNOWN: dict[tuple[str, int], object] = {}
 
 

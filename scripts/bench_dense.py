@@ -300,6 +300,93 @@ def chart(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def runtime_section(
+    store: IndexStore, folder: Path, questions: Sequence[Question], passages: int
+) -> list[str]:
+    """The runtimes measured, as report lines."""
+    print("runtimes:")
+    texts = [index_text(c) for c in store.chunks[:passages]]
+    qs = [q.question for q in questions][:120]
+    rows = runtimes(folder, qs, texts)
+    return [
+        "",
+        f"## Runtimes ({len(qs)} questions one at a time; {len(texts)} chunks in batches)",
+        "",
+        table(
+            ["runtime", "query p50 ms", "query p95 ms", "passages/s", "min cos", "mean cos"],
+            rows,
+        ),
+        "",
+        "Cosine against PyTorch float32 over the same questions and chunks. `rag models "
+        "install` keeps the fastest runtime whose vectors stay within 0.99 of float32.",
+    ]
+
+
+def retrieval_results(
+    store: IndexStore, folder: Path, questions: Sequence[Question], args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], str]:
+    """Ours (hybrid, each side alone, the offline LSA) and the Haystack peers, measured; a
+    note on the peer's embedding time."""
+    print("retrieval:")
+    hybrid = HybridRetriever(store)
+    ours: list[tuple[str, SearchFn, IndexStore]] = [
+        ("ours: hybrid, model", HybridRetriever(store).search, store),
+        ("ours: model (dense) alone", side_search(hybrid, "dense"), store),
+        ("ours: BM25 alone", side_search(hybrid, "sparse"), store),
+    ]
+    if args.offline_index_dir:
+        off = IndexStore.load(args.offline_index_dir)
+        ours.append(("ours: hybrid, offline LSA", HybridRetriever(off).search, off))
+    results = [measure(n, f, questions, st.originals, args.split) for n, f, st in ours]
+    peer_note = ""
+    if not args.skip_peer:
+        emb = store.embedder
+        hd = HaystackDense(store, folder, emb.query_prompt, emb.passage_prompt)
+        name = "Haystack: ST embedder + InMemoryEmbeddingRetriever"
+        results.append(measure(name, hd.search, questions, store.originals, args.split))
+        name = "Haystack: InMemoryBM25Retriever (jieba)"
+        bm25 = HaystackBM25(store).search  # built once the dense peer is measured
+        results.append(measure(name, bm25, questions, store.originals, args.split))
+        peer_note = (
+            f"Haystack embedded the {len(store.chunks)} chunks in "
+            f"{hd.index_seconds:.1f} s with the same model folder (PyTorch)."
+        )
+    return results, peer_note
+
+
+def retrieval_section(results: list[dict[str, Any]], split: str) -> list[str]:
+    """The retrieval table (and one by kind of question when the eval set marks them)."""
+    rows = [
+        [
+            r["name"],
+            r["all"]["n"],
+            *[r["all"][m] for m in METRICS],
+            f"{r['p50']:.2f}",
+            f"{r['p95']:.2f}",
+        ]
+        for r in results
+    ]
+    out = [
+        "",
+        f"## Retrieval on `{split}` (same chunks, same run)",
+        "",
+        table(["retriever", "n", *METRICS, "p50 ms", "p95 ms"], rows),
+    ]
+    if any("paraphrased" in r for r in results):
+        sub = []
+        for r in results:
+            for g in ("literal", "paraphrased"):
+                if g in r:
+                    sub.append([r["name"], g, r[g]["n"], *[r[g][m] for m in METRICS]])
+        out += [
+            "",
+            "By kind of question:",
+            "",
+            table(["retriever", "questions", "n", *METRICS], sub),
+        ]
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -330,115 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(split {args.split}).",
     ]
     if not args.skip_runtimes:
-        print("runtimes:")
-        texts = [index_text(c) for c in store.chunks[: args.passages]]
-        qs = [q.question for q in questions][:120]
-        rows = runtimes(folder, qs, texts)
-        out += [
-            "",
-            f"## Runtimes ({len(qs)} questions one at a time; {len(texts)} chunks in batches)",
-            "",
-            table(
-                ["runtime", "query p50 ms", "query p95 ms", "passages/s", "min cos", "mean cos"],
-                rows,
-            ),
-            "",
-            "Cosine against PyTorch float32 over the same questions and chunks. `rag models "
-            "install` keeps the fastest runtime whose vectors stay within 0.99 of float32.",
-        ]
-    print("retrieval:")
-    results = [
-        measure(
-            "ours: hybrid, model",
-            HybridRetriever(store).search,
-            questions,
-            store.originals,
-            args.split,
-        )
-    ]
-    hybrid = HybridRetriever(store)
-    results.append(
-        measure(
-            "ours: model (dense) alone",
-            side_search(hybrid, "dense"),
-            questions,
-            store.originals,
-            args.split,
-        )
-    )
-    results.append(
-        measure(
-            "ours: BM25 alone",
-            side_search(hybrid, "sparse"),
-            questions,
-            store.originals,
-            args.split,
-        )
-    )
-    if args.offline_index_dir:
-        off = IndexStore.load(args.offline_index_dir)
-        results.append(
-            measure(
-                "ours: hybrid, offline LSA",
-                HybridRetriever(off).search,
-                questions,
-                off.originals,
-                args.split,
-            )
-        )
-    peer_note = ""
-    if not args.skip_peer:
-        hd = HaystackDense(store, folder, emb.query_prompt, emb.passage_prompt)
-        results.append(
-            measure(
-                "Haystack: ST embedder + InMemoryEmbeddingRetriever",
-                hd.search,
-                questions,
-                store.originals,
-                args.split,
-            )
-        )
-        results.append(
-            measure(
-                "Haystack: InMemoryBM25Retriever (jieba)",
-                HaystackBM25(store).search,
-                questions,
-                store.originals,
-                args.split,
-            )
-        )
-        peer_note = (
-            f"Haystack embedded the {len(store.chunks)} chunks in "
-            f"{hd.index_seconds:.1f} s with the same model folder (PyTorch)."
-        )
-    rows = [
-        [
-            r["name"],
-            r["all"]["n"],
-            *[r["all"][m] for m in METRICS],
-            f"{r['p50']:.2f}",
-            f"{r['p95']:.2f}",
-        ]
-        for r in results
-    ]
-    out += [
-        "",
-        f"## Retrieval on `{args.split}` (same chunks, same run)",
-        "",
-        table(["retriever", "n", *METRICS, "p50 ms", "p95 ms"], rows),
-    ]
-    if any("paraphrased" in r for r in results):
-        sub = []
-        for r in results:
-            for g in ("literal", "paraphrased"):
-                if g in r:
-                    sub.append([r["name"], g, r[g]["n"], *[r[g][m] for m in METRICS]])
-        out += [
-            "",
-            "By kind of question:",
-            "",
-            table(["retriever", "questions", "n", *METRICS], sub),
-        ]
+        out += runtime_section(store, folder, questions, args.passages)
+    results, peer_note = retrieval_results(store, folder, questions, args)
+    out += retrieval_section(results, args.split)
     if peer_note:
         out += ["", peer_note]
     text = "\n".join(out) + "\n"

@@ -595,23 +595,9 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
             notes.append(f"synthetic index reused from {big_dir} (its build was not timed here)")
             label = f"synthetic ({big_dir.name})"
         else:
-            for s in [args.scale] + [x for x in SCALE_LADDER if x < args.scale]:
-                folder = work / f"synthetic-{s}x"
-                n_bytes = write_synthetic(args.corpus, folder / "corpus", s)
-                print(f"  {s}x: {n_bytes / 2**20:.1f} MiB of text; building", flush=True)
-                big_build = build_index(
-                    folder / "corpus",
-                    folder / "index",
-                    s,
-                    args.build_timeout,
-                    work / f"build-{s}x.log",
-                )
-                if big_build is not None:
-                    big_build.text_mib = n_bytes / 2**20
-                    builds.append(big_build)
-                    break
-                notes.append(f"the {s}x build ran over {args.build_timeout:.0f}s and was stopped")
-                shutil.rmtree(folder, ignore_errors=True)
+            big_build = build_synthetic(args, work, notes)
+            if big_build is not None:
+                builds.append(big_build)
             if big_build is None:
                 notes.append("no synthetic scale was built within the time budget")
             else:
@@ -644,18 +630,41 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
         write_chart(servings, args.chart)
         print(f"\nchart: {args.chart}")
     if args.report:
-        example = Server(Path("INDEX_DIR"), 2, work / "x.log", 0)
-        cmds = {
-            "build": "rag index build CORPUS --index-dir INDEX_DIR --embedder offline --full --json",
-            "serve": shlex.join(example.cmd)
-            .replace(str(example.port), "PORT")
-            .replace(rag_cmd()[0], "rag"),
-            "wrk": f"wrk -t2 -c8 -d{args.duration:g}s --timeout=10s -s ask.lua http://127.0.0.1:PORT/ask"
-            "   # -t1 for 1 client; ask.lua rotates the 276 questions",
-        }
+        cmds = example_commands(args.duration, work)
         write_report(args.report, info, argv, builds, servings, targets, notes, args.chart, cmds)
         print(f"report: {args.report}")
     return 0
+
+
+def example_commands(duration: float, work: Path) -> dict[str, str]:
+    """What the run started, for the report (ports and folders as placeholders)."""
+    example = Server(Path("INDEX_DIR"), 2, work / "x.log", 0)
+    return {
+        "build": "rag index build CORPUS --index-dir INDEX_DIR --embedder offline --full --json",
+        "serve": shlex.join(example.cmd)
+        .replace(str(example.port), "PORT")
+        .replace(rag_cmd()[0], "rag"),
+        "wrk": f"wrk -t2 -c8 -d{duration:g}s --timeout=10s -s ask.lua http://127.0.0.1:PORT/ask"
+        "   # -t1 for 1 client; ask.lua rotates the 276 questions",
+    }
+
+
+def build_synthetic(args: argparse.Namespace, work: Path, notes: list[str]) -> Build | None:
+    """The largest scale up to ``--scale`` (from :data:`SCALE_LADDER`) that builds within
+    ``--build-timeout``; what was stopped goes into ``notes``."""
+    for s in [args.scale] + [x for x in SCALE_LADDER if x < args.scale]:
+        folder = work / f"synthetic-{s}x"
+        n_bytes = write_synthetic(args.corpus, folder / "corpus", s)
+        print(f"  {s}x: {n_bytes / 2**20:.1f} MiB of text; building", flush=True)
+        build = build_index(
+            folder / "corpus", folder / "index", s, args.build_timeout, work / f"build-{s}x.log"
+        )
+        if build is not None:
+            build.text_mib = n_bytes / 2**20
+            return build
+        notes.append(f"the {s}x build ran over {args.build_timeout:.0f}s and was stopped")
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.bench.support import SearchFn, jieba_segment, side_search
+from eval.bench.support import SearchFn, jieba_segment, no_network, side_search
 from eval.dataset import DEFAULT_DATASET, Question, load_questions
 from eval.retrieval import evaluate_retrieval
 from index.hybrid import HybridRetriever
@@ -46,10 +46,7 @@ from index.layout import index_text
 from index.store import IndexStore
 from rag.types import Passage
 
-# read when Haystack, the hub and transformers are first imported (in the functions below)
-os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+no_network()
 
 METRICS = ("recall@1", "recall@5", "recall@20", "mrr", "article_hit@1")
 

@@ -75,6 +75,7 @@ from eval.bench.support import (
     ROOT,
     code_version,
     cpu_model,
+    no_network,
     package_version,
     table,
 )
@@ -84,9 +85,7 @@ from index.store import IndexStore
 from rag.pipeline import Pipeline
 from rag.types import Answer
 
-# read when Haystack and the hub are first imported (in the peers' constructors)
-os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+no_network()
 
 
 # -- measuring ------------------------------------------------------------------------------------

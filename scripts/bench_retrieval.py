@@ -45,6 +45,7 @@ from eval.bench.support import (
     SearchFn,
     code_version,
     jieba_segment,
+    no_network,
     package_version,
     side_search,
     table,
@@ -55,9 +56,7 @@ from index.hybrid import HybridRetriever
 from index.store import IndexStore
 from rag.types import Passage
 
-# read when Haystack is first imported (in the peers): no phoning home from a benchmark
-os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+no_network()
 
 METRICS = ("recall@1", "recall@5", "recall@20", "mrr", "article_hit@1", "article_hit@5")
 

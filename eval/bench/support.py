@@ -7,6 +7,7 @@ Benchmarks print numbers; nothing here is used by the service.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Callable, Sequence
@@ -22,6 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SearchFn = Callable[[str, int], list[Passage]]
 SCALE_LADDER = (100, 50, 20, 10, 5, 2, 1)  # synthetic corpus sizes, tried largest first
 _PUNCT = re.compile(r"^[\W_]+$")
+
+
+def no_network() -> None:
+    """Haystack's telemetry off, the model hub and transformers offline (unless the caller's
+    environment says otherwise): read when the peers first import them, so call it first."""
+    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 # -- what was measured, where ---------------------------------------------------------------

@@ -131,14 +131,11 @@ class OfflineEmbedder:
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
     ) -> np.ndarray:
         """Learn from ``texts`` and return their vectors (computed on the way, so not twice)."""
-        return self.fit_table(self._table(texts, tokens))
+        return self.fit_chunks(texts, self._table(texts, tokens))
 
-    def fit_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray:
-        """The fit computes every chunk's vector: returned, so a build keeps them."""
-        return self.fit_table(tokens)
-
-    def fit_table(self, table: TokenTable) -> np.ndarray:
-        """:meth:`fit` on texts already tokenised by the index's tokenizer."""
+    def fit_chunks(self, texts: Sequence[str], table: TokenTable) -> np.ndarray:
+        """:meth:`fit` on texts already tokenised by the index's tokenizer (only ``table`` is
+        read); every chunk's vector is computed on the way and returned, so a build keeps it."""
         n = len(table)
         counts = table.counts()
         df = np.bincount(counts.indices, minlength=len(table.vocab))
@@ -170,17 +167,8 @@ class OfflineEmbedder:
         self.dim = self.components.shape[1]
         return _normalise(x @ self.components)
 
-    def _embed(
-        self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
-    ) -> np.ndarray:
-        return self.embed_table(self._table(texts, tokens))
-
-    def embed_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray:
-        """The LSA reads the index's tokens, not the texts."""
-        return self.embed_table(tokens)
-
-    def embed_table(self, table: TokenTable) -> np.ndarray:
-        """Vectors of texts already tokenised by the index's tokenizer."""
+    def embed_chunks(self, texts: Sequence[str], table: TokenTable) -> np.ndarray:
+        """Vectors of texts already tokenised by the index's tokenizer (only ``table`` is read)."""
         if self.components is None:
             raise RuntimeError("OfflineEmbedder used before fit() or load()")
         return _normalise(self._tfidf(table) @ self.components)
@@ -188,7 +176,7 @@ class OfflineEmbedder:
     def embed_passages(
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
     ) -> np.ndarray:
-        return self._embed(texts, tokens)
+        return self.embed_chunks(texts, self._table(texts, tokens))
 
     def embed_query(self, text: str, tokens: Sequence[str] | None = None) -> np.ndarray:
         """One question: a dense sum over its few known features (no sparse matrix to build)."""

@@ -456,7 +456,8 @@ def check_against_package(
 # -- installing --------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in blocks (model weights are hundreds of MB)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -466,7 +467,7 @@ def _sha256(path: Path) -> str:
 
 def _file_table(folder: Path) -> dict[str, dict[str, Any]]:
     return {
-        str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name != INSTALL_MANIFEST
     }
@@ -676,7 +677,7 @@ def verify(folder: Path) -> list[str]:
             problems.append(f"{rel}: missing")
         elif p.stat().st_size != want.get("bytes"):
             problems.append(f"{rel}: {p.stat().st_size} bytes, expected {want.get('bytes')}")
-        elif _sha256(p) != want.get("sha256"):
+        elif file_sha256(p) != want.get("sha256"):
             problems.append(f"{rel}: sha256 differs from the manifest")
     return problems
 

@@ -255,7 +255,7 @@ def choose_threshold(conf: np.ndarray, answerable: np.ndarray, max_abstain: floa
     return best_t
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m eval.train_reader", description=__doc__.split("\n")[0]
     )
@@ -276,90 +276,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    from index.hybrid import HybridRetriever
-    from index.store import IndexStore
 
-    t0 = time.perf_counter()
-    store = IndexStore.load(args.index_dir)
-    retriever = HybridRetriever(store)
+@dataclass
+class _Calibration:
+    """The calibrator fitted on out-of-fold dev answers, with what it was fitted on."""
 
-    def retrieve(ex: Example):
-        return retriever.search(ex.question, 8)
+    coef: np.ndarray
+    intercept: float
+    conf: np.ndarray  # its confidence on each held-out question
+    real: np.ndarray  # a real dev question (not a look-alike)
+    answerable: np.ndarray
+    em: list[float]  # out-of-fold exact match of each answerable dev question
+    f1: list[float]
+    types: list[str]  # and its question type
 
-    def retrieve_without_answer(ex: Example, same_article: bool = False):
-        """The passages a corpus without this answer would give: an unanswerable example.
 
-        Without the answer's article (the corpus does not know the subject), or, with
-        ``same_article``, with it but without the passages that hold the answer (the
-        corpus knows the subject but not this fact about it).
-        """
-        gold = [normalize(a) for a in ex.answers]
-        out = []
-        for p in retriever.search(ex.question, 30):
-            text = normalize(p.chunk.text)
-            if any(g and g in text for g in gold):
-                continue
-            if not same_article and p.chunk.article_id in ex.articles:
-                continue
-            out.append(p)
-        return out[:8]
+def _calibrate(per_dev, per_neg, fold_of, fold_by_id, folds, ranker, types) -> _Calibration:
+    """Rank each held-out fold with a ranker trained without it, so that the calibrator sees
+    the ranker's honest errors, and fit the calibrator on the winners' features."""
+    from sklearn.linear_model import LogisticRegression
 
-    dev: list[Question] = [q for q in load_questions(args.dataset) if q.split == "dev"]
-    synth = generate_questions(list(store.articles.values()), args.synthetic)
-    dev_ex = [Example(q.question, q.answers, 1.0, q.id, _gold_articles(store, q)) for q in dev]
-    print(f"{len(synth)} generated questions, {len(dev_ex)} dev questions", file=sys.stderr)
-    xs, ys, ws, gs, per_syn = build_rows(synth, retrieve)
-    xd, yd, wd, gd, per_dev = build_rows(dev_ex, retrieve)
-
-    # unanswerable look-alikes: dev questions asked of the corpus minus their answer
-    negatives = [ex for ex in dev_ex if ex.answers]
-    _, _, _, _, per_neg = build_rows(negatives, retrieve_without_answer, progress=False)
-    _, _, _, _, per_neg_same = build_rows(
-        negatives,
-        lambda ex: retrieve_without_answer(ex, same_article=True),
-        progress=False,
-        hide_answer=True,
-    )
-    per_neg = per_neg + per_neg_same
-
-    rng = np.random.default_rng(7)
-    fold_of = rng.permutation(len(dev_ex)) % args.folds
-
-    def ranker(train: np.ndarray, dev_weight: float, l2: float):
-        return fit_ranker(
-            np.concatenate([xs, xd[train]]),
-            np.concatenate([ys, yd[train]]),
-            np.concatenate([ws, wd[train] * dev_weight]),
-            np.concatenate([gs, gd[train] + len(synth)]),
-            l2=l2,
-        )
-
-    # the dev weight and the L2 strength: chosen by out-of-fold exact match on dev
-    grid = {}
-    for dw in args.dev_weight:
-        for l2 in args.l2:
-            hits = []
-            for k in range(args.folds):
-                coef, b = ranker(fold_of[gd] != k, dw, l2)
-                for qi in np.flatnonzero(fold_of == k):
-                    ex, rows, _, _ = per_dev[qi]
-                    if ex.answers:
-                        best, _ = _top(rows, coef, b)
-                        hits.append(
-                            exact_match(rows[best].text if best is not None else None, ex.answers)
-                        )
-            grid[(dw, l2)] = float(np.mean(hits))
-            print(f"dev weight {dw}, l2 {l2}: out-of-fold EM {grid[(dw, l2)]:.3f}", file=sys.stderr)
-    dev_weight, l2 = max(grid, key=lambda key: (grid[key], -abs(np.log(key[1]))))
-
-    # out-of-fold rankers over dev questions: the calibrator must see honest errors
-    fold_by_id = {ex.qid: int(fold_of[i]) for i, ex in enumerate(dev_ex)}
     conf_x, conf_y, real, answerable, oof_em, oof_f1, oof_type = [], [], [], [], [], [], []
-    types = {q.id: q.type for q in dev}
-    for k in range(args.folds):
-        coef, b = ranker(fold_of[gd] != k, dev_weight, l2)
+    for k in range(folds):
+        coef, b = ranker(k)
         held = [(per_dev[i], True) for i in np.flatnonzero(fold_of == k)]
         held += [(item, False) for item in per_neg if fold_by_id[item[0].qid] == k]
         for (ex, rows, _, qt), is_real in held:
@@ -378,43 +319,177 @@ def main(argv: Sequence[str] | None = None) -> int:
                 oof_em.append(em)
                 oof_f1.append(f1(pred, ex.answers))
                 oof_type.append(types.get(ex.qid, "?"))
-    from sklearn.linear_model import LogisticRegression
-
-    cx, cy, real = np.stack(conf_x), np.array(conf_y), np.array(real)
+    cx, cy, real_ = np.stack(conf_x), np.array(conf_y), np.array(real)
     # the direction from real dev answers plus the look-alikes (half weight each) ...
     shape = LogisticRegression(C=1.0, max_iter=2000).fit(
-        cx, cy, sample_weight=np.where(real, 1.0, 0.5)
+        cx, cy, sample_weight=np.where(real_, 1.0, 0.5)
     )
     # ... the scale from real dev answers alone, so that probabilities keep its base rate
     z = cx @ shape.coef_[0]
-    platt = LogisticRegression(C=100.0, max_iter=2000).fit(z[real].reshape(-1, 1), cy[real])
+    platt = LogisticRegression(C=100.0, max_iter=2000).fit(z[real_].reshape(-1, 1), cy[real_])
     a, c0 = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     cal_coef, cal_b = shape.coef_[0] * a, c0
     conf = 1 / (1 + np.exp(-(cx @ cal_coef + cal_b)))
-    ans = np.array(answerable)
-    threshold = choose_threshold(conf, ans)
+    return _Calibration(
+        cal_coef, cal_b, conf, real_, np.array(answerable), oof_em, oof_f1, oof_type
+    )
 
-    coef, b = ranker(np.ones(len(gd), dtype=bool), dev_weight, l2)
-    report = {
-        "dev_out_of_fold": {
-            "em": round(float(np.mean(oof_em)) * 100, 1),
-            "f1": round(float(np.mean(oof_f1)) * 100, 1),
-            "answerable_abstained": round(float(np.mean(conf[ans] < threshold)) * 100, 1),
-            "unanswerable_abstained": round(float(np.mean(conf[real & ~ans] < threshold)) * 100, 1)
-            if (real & ~ans).any()
-            else None,
-            "lookalikes_abstained": round(float(np.mean(conf[~real] < threshold)) * 100, 1),
-            "em_by_type": {
-                t: round(100 * float(np.mean([e for e, tt in zip(oof_em, oof_type) if tt == t])), 1)
-                for t in sorted(set(oof_type))
-            },
+
+def _oof_report(cal: _Calibration, threshold: float) -> dict:
+    """Out-of-fold quality on dev: answers, abstentions, exact match by question type."""
+    conf, real, ans = cal.conf, cal.real, cal.answerable
+    return {
+        "em": round(float(np.mean(cal.em)) * 100, 1),
+        "f1": round(float(np.mean(cal.f1)) * 100, 1),
+        "answerable_abstained": round(float(np.mean(conf[ans] < threshold)) * 100, 1),
+        "unanswerable_abstained": round(float(np.mean(conf[real & ~ans] < threshold)) * 100, 1)
+        if (real & ~ans).any()
+        else None,
+        "lookalikes_abstained": round(float(np.mean(conf[~real] < threshold)) * 100, 1),
+        "em_by_type": {
+            t: round(100 * float(np.mean([e for e, tt in zip(cal.em, cal.types) if tt == t])), 1)
+            for t in sorted(set(cal.types))
         },
-        "synthetic_questions": len(synth),
-        "dev_questions": len(dev_ex),
+    }
+
+
+@dataclass
+class _Data:
+    """The candidate rows of the generated questions (``s``) and of dev (``d``), features,
+    labels, weights and question ids of each; the dev questions with their rows, and the
+    look-alikes: dev questions asked of the corpus without their answer."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    ws: np.ndarray
+    gs: np.ndarray
+    xd: np.ndarray
+    yd: np.ndarray
+    wd: np.ndarray
+    gd: np.ndarray
+    per_dev: list
+    per_neg: list
+    dev: list[Question]
+    dev_ex: list[Example]
+    n_synth: int
+
+    @classmethod
+    def build(cls, store, dataset: Path, synthetic: int) -> _Data:
+        from index.hybrid import HybridRetriever
+
+        retriever = HybridRetriever(store)
+
+        def retrieve(ex: Example):
+            return retriever.search(ex.question, 8)
+
+        def retrieve_without_answer(ex: Example, same_article: bool = False):
+            """The passages a corpus without this answer would give: an unanswerable example.
+
+            Without the answer's article (the corpus does not know the subject), or, with
+            ``same_article``, with it but without the passages that hold the answer (the
+            corpus knows the subject but not this fact about it).
+            """
+            gold = [normalize(a) for a in ex.answers]
+            out = []
+            for p in retriever.search(ex.question, 30):
+                text = normalize(p.chunk.text)
+                if any(g and g in text for g in gold):
+                    continue
+                if not same_article and p.chunk.article_id in ex.articles:
+                    continue
+                out.append(p)
+            return out[:8]
+
+        dev: list[Question] = [q for q in load_questions(dataset) if q.split == "dev"]
+        synth = generate_questions(list(store.articles.values()), synthetic)
+        dev_ex = [Example(q.question, q.answers, 1.0, q.id, _gold_articles(store, q)) for q in dev]
+        print(f"{len(synth)} generated questions, {len(dev_ex)} dev questions", file=sys.stderr)
+        xs, ys, ws, gs, _ = build_rows(synth, retrieve)
+        xd, yd, wd, gd, per_dev = build_rows(dev_ex, retrieve)
+
+        # unanswerable look-alikes: dev questions asked of the corpus minus their answer
+        negatives = [ex for ex in dev_ex if ex.answers]
+        _, _, _, _, per_neg = build_rows(negatives, retrieve_without_answer, progress=False)
+        _, _, _, _, per_neg_same = build_rows(
+            negatives,
+            lambda ex: retrieve_without_answer(ex, same_article=True),
+            progress=False,
+            hide_answer=True,
+        )
+        return cls(
+            xs, ys, ws, gs, xd, yd, wd, gd, per_dev, per_neg + per_neg_same, dev, dev_ex, len(synth)
+        )
+
+    def ranker(self, train: np.ndarray, dev_weight: float, l2: float) -> tuple[np.ndarray, float]:
+        """The ranker of the generated questions and the dev questions ``train`` selects."""
+        return fit_ranker(
+            np.concatenate([self.xs, self.xd[train]]),
+            np.concatenate([self.ys, self.yd[train]]),
+            np.concatenate([self.ws, self.wd[train] * dev_weight]),
+            np.concatenate([self.gs, self.gd[train] + self.n_synth]),
+            l2=l2,
+        )
+
+
+def _grid(data: _Data, fold_of: np.ndarray, args: argparse.Namespace) -> dict:
+    """Out-of-fold exact match on dev of every (dev weight, L2 strength) asked for."""
+    grid = {}
+    for dw in args.dev_weight:
+        for l2 in args.l2:
+            hits = []
+            for k in range(args.folds):
+                coef, b = data.ranker(fold_of[data.gd] != k, dw, l2)
+                for qi in np.flatnonzero(fold_of == k):
+                    ex, rows, _, _ = data.per_dev[qi]
+                    if ex.answers:
+                        best, _ = _top(rows, coef, b)
+                        hits.append(
+                            exact_match(rows[best].text if best is not None else None, ex.answers)
+                        )
+            grid[(dw, l2)] = float(np.mean(hits))
+            print(f"dev weight {dw}, l2 {l2}: out-of-fold EM {grid[(dw, l2)]:.3f}", file=sys.stderr)
+    return grid
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+
+    from index.store import IndexStore
+
+    t0 = time.perf_counter()
+    store = IndexStore.load(args.index_dir)
+    data = _Data.build(store, args.dataset, args.synthetic)
+
+    rng = np.random.default_rng(7)
+    fold_of = rng.permutation(len(data.dev_ex)) % args.folds
+    gd = data.gd
+
+    # the dev weight and the L2 strength: chosen by out-of-fold exact match on dev
+    grid = _grid(data, fold_of, args)
+    dev_weight, l2 = max(grid, key=lambda key: (grid[key], -abs(np.log(key[1]))))
+
+    # out-of-fold rankers over dev questions: the calibrator must see honest errors
+    fold_by_id = {ex.qid: int(fold_of[i]) for i, ex in enumerate(data.dev_ex)}
+    cal = _calibrate(
+        data.per_dev,
+        data.per_neg,
+        fold_of,
+        fold_by_id,
+        args.folds,
+        lambda k: data.ranker(fold_of[gd] != k, dev_weight, l2),
+        {q.id: q.type for q in data.dev},
+    )
+    threshold = choose_threshold(cal.conf, cal.answerable)
+
+    coef, b = data.ranker(np.ones(len(gd), dtype=bool), dev_weight, l2)
+    report = {
+        "dev_out_of_fold": _oof_report(cal, threshold),
+        "synthetic_questions": data.n_synth,
+        "dev_questions": len(data.dev_ex),
         "dev_weight": dev_weight,
         "l2": l2,
         "grid_out_of_fold_em": {f"{k[0]}/{k[1]}": round(v * 100, 1) for k, v in grid.items()},
-        "candidate_rows": int(len(ys) + len(yd)),
+        "candidate_rows": int(len(data.ys) + len(data.yd)),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     model = {
@@ -424,8 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "intercept": round(b, 6),
         "calibration": {
             "features": list(CONF_FEATURES),
-            "coef": [round(float(v), 6) for v in cal_coef],
-            "intercept": round(cal_b, 6),
+            "coef": [round(float(v), 6) for v in cal.coef],
+            "intercept": round(cal.intercept, 6),
         },
         "threshold": round(threshold, 4),
         "sentences": 6,

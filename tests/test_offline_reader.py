@@ -224,3 +224,79 @@ def test_nearness_equals_its_definition(pipe):
         want_near, want_dist = _nearness_by_definition(qt, sentences, sizes, spans)
         assert np.allclose(near, want_near) and np.allclose(dist, want_dist), q
         assert any(d < 1 for d in want_dist), q  # the case is not vacuous
+
+
+def _sides_by_definition(question: str) -> tuple[str, str]:
+    """wh_noun and head with each side cut on its own, as their docstrings define them."""
+    import re
+
+    from rag.reader.candidates import words
+    from rag.reader.question import analyse
+
+    qa = analyse(question)
+    if qa.wh_start < 0:
+        return "", ""
+    wh_noun = head = ""
+    right = re.sub(r"^[个家座所位种项类名处支]", "", qa.right)
+    ws = words(right[:12])
+    if ws and ws[0][2] in T._NOUN_TAGS:
+        wh_noun = right[ws[0][0] : ws[0][1]]
+    m = re.match(r"(?:哪一?[个家座所位种项类支]?|什么)(..+)$", qa.wh)
+    if m and m.group(1) not in ("地方", "时候", "时间"):
+        wh_noun = m.group(1)
+    left = T._HEAD_TRIM.sub("", qa.left)
+    ws = words(left[-12:])
+    if ws and ws[-1][2] in T._NOUN_TAGS and len(left) >= 2 and len(qa.right) <= 2:
+        head = left[-12:][ws[-1][0] : ws[-1][1]]
+    return wh_noun, head
+
+
+_PIECES = st.sampled_from(
+    [
+        "天津港",
+        "社区",
+        "纪念馆",
+        "治理协调机制",
+        "锦庐园小区",
+        "位于",
+        "的",
+        "是",
+        "叫",
+        "被称为",
+        "哪家",
+        "哪个",
+        "哪一年",
+        "多少",
+        "几个",
+        "什么",
+        "叫什么",
+        "谁",
+        "个",
+        "家",
+        "名",
+        "，",
+        "？",
+        " ",
+        "\n",
+        "2024",
+        "ab",
+        "-",
+        "党工委书记",
+        "集装箱吞吐量",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=12).map("".join))
+def test_the_sides_read_from_the_one_cut_equal_cutting_each_side(question):
+    """The question is cut once and the words around its question word read from that cut
+    where the side is whole: the same nouns as cutting each side on its own."""
+    qt = T.question_terms(question)
+    assert (qt.wh_noun, qt.head) == _sides_by_definition(question)
+
+
+def test_the_sides_on_example_questions():
+    for q in [*QUESTIONS, "哪家纪念馆在天津？", "街道治理协调机制叫什么？", "共有几个社区参与？"]:
+        qt = T.question_terms(q)
+        assert (qt.wh_noun, qt.head) == _sides_by_definition(q), q

@@ -1,6 +1,6 @@
 """The reader interface: from a question and retrieved passages to ranked answer spans.
 
-Two implementations sit behind it: :class:`rag.reader.offline.reader.OfflineReader` (no download,
+Two implementations sit behind it: :class:`rag.reader.offline.OfflineReader` (no download,
 learned weights shipped with the package) and :class:`rag.reader.transformers_reader.TransformersReader`
 (an extractive-QA model by name or local path). :func:`make_reader` picks one; ``auto``
 uses the model when it loads from the local file system and the offline reader otherwise.

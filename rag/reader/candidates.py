@@ -4,8 +4,11 @@ Every candidate is a ``(start, end)`` span of the text it was found in, so offse
 exact. Kinds: number, date, term (quoted or a book title), person, organization, place,
 noun (other noun phrases).
 
->>> [(c.text, c.kind) for c in extract("截至6月共接待研学团队400余支、超2.5万人次。")]
+>>> found = extract("截至6月共接待研学团队400余支、超2.5万人次。")
+>>> [(c.text, c.kind) for c in found if c.kind in ("number", "date")]
 [('6月', 'date'), ('400余支', 'number'), ('超2.5万人次', 'number'), ('2.5万人次', 'number')]
+>>> [c.text for c in found if c.kind == "organization"]
+['研学团队', '团队']
 """
 
 from __future__ import annotations
@@ -154,6 +157,8 @@ _COORD = re.compile(f"([{HAN}]{{2,8}}?{_COORD_SUFFIX})(?:、[{HAN}]{{2,8}}?{_COO
 
 @dataclass(slots=True)  # read-only by convention (cached, shared); frozen is slower to make
 class Candidate:
+    """A candidate answer: ``text`` is ``sentence[start:end]``."""
+
     start: int
     end: int
     text: str

@@ -89,6 +89,8 @@ _UNIT_AFTER = re.compile(
 
 
 def analyse(question: str) -> QuestionAnalysis:
+    """The question's answer type, its question word, the unit it counts in, and the words
+    on each side of the question word."""
     text = _TAIL.sub("", question.strip())
     best: tuple[int, str, re.Match[str]] | None = None
     for rank, (kind, pat) in enumerate(_WH):

@@ -74,8 +74,9 @@ def question_terms(question: str) -> QuestionTerms:
     qa = analyse(question)
     text = qa.text
     body = text if qa.wh_start < 0 else text[: qa.wh_start] + "\u3000" + text[qa.wh_end :]
+    body_words = words(body)  # the question's one cut; the sides reuse it where they can
     terms: dict[str, float] = {}
-    for s, e, tag in words(body):
+    for s, e, tag in body_words:
         w = body[s:e]
         if w in QUESTION_STOPWORDS or not HAN_CHAR.search(w) and not re.search(r"[A-Za-z0-9]", w):
             continue
@@ -84,20 +85,48 @@ def question_terms(question: str) -> QuestionTerms:
         terms[w] = idf(w)
     wh_noun = head = ""
     if qa.wh_start >= 0:
-        right = re.sub(r"^[个家座所位种项类名处支]", "", qa.right)
-        ws = words(right[:12])
-        if ws and ws[0][2] in _NOUN_TAGS:
-            wh_noun = right[ws[0][0] : ws[0][1]]
-        m = re.match(r"(?:哪一?[个家座所位种项类支]?|什么)(..+)$", qa.wh)
-        if m and m.group(1) not in ("地方", "时候", "时间"):
-            wh_noun = m.group(1)
-        left = _HEAD_TRIM.sub("", qa.left)
-        ws = words(left[-12:])
-        if ws and ws[-1][2] in _NOUN_TAGS and len(left) >= 2 and len(qa.right) <= 2:
-            head = left[-12:][ws[-1][0] : ws[-1][1]]
+        wh_noun = _wh_noun(qa, body_words)
+        head = _head(qa, body_words)
     return QuestionTerms(
         qa, tuple(terms.items()), frozenset(bigrams(body) - {"\u3000"}), wh_noun, head
     )
+
+
+# The body is the question with its question word replaced by U+3000, whitespace, which the
+# cutter never joins to a word: the body's words are the left side's, "\u3000", the right
+# side's. So a side cut on its own is read from the body's words when it is the whole side.
+
+
+def _wh_noun(qa: QuestionAnalysis, body_words: list[tuple[int, int, str]]) -> str:
+    """The noun the question word asks about: in the question word (哪家"纪念馆") or right
+    after it (哪个"社区"), the first word of the next 12 characters."""
+    m = re.match(r"(?:哪一?[个家座所位种项类支]?|什么)(..+)$", qa.wh)
+    if m and m.group(1) not in ("地方", "时候", "时间"):
+        return m.group(1)
+    right = re.sub(r"^[个家座所位种项类名处支]", "", qa.right)
+    if right == qa.right and len(right) <= 12:
+        start = qa.wh_start + 1
+        ws = [(s - start, e - start, t) for s, e, t in body_words if s >= start][:1]
+    else:
+        ws = words(right[:12])
+    if ws and ws[0][2] in _NOUN_TAGS:
+        return right[ws[0][0] : ws[0][1]]
+    return ""
+
+
+def _head(qa: QuestionAnalysis, body_words: list[tuple[int, int, str]]) -> str:
+    """The noun a question ending in its question word names ("治理协调机制叫什么"): the
+    last word of the 12 characters before the question word, without 是, 称为, 的..."""
+    left = _HEAD_TRIM.sub("", qa.left)
+    if len(left) < 2 or len(qa.right) > 2:
+        return ""
+    if left == qa.left and len(left) <= 12:
+        ws = [w for w in body_words if w[1] <= qa.wh_start][-1:]
+    else:
+        ws = words(left[-12:])
+    if ws and ws[-1][2] in _NOUN_TAGS:
+        return left[-12:][ws[-1][0] : ws[-1][1]]
+    return ""
 
 
 def cover(qt: QuestionTerms, text: str) -> float:

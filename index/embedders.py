@@ -46,11 +46,11 @@ class Embedder(Protocol):
     def use_tokenizer(self, tokenizer: SearchTokenizer) -> None:
         """Share the index's tokenizer (with its learned terms); a no-op for a model with its own."""
 
-    def fit_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray | None:
-        """Learn from a full build's chunks (``tokens``: the index tokenizer's rows of
+    def fit_chunks(self, texts: Sequence[str], table: TokenTable) -> np.ndarray | None:
+        """Learn from a full build's chunks (``table``: the index tokenizer's rows of
         ``texts``); their vectors when the fit computes them on the way, else ``None``."""
 
-    def embed_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray:
+    def embed_chunks(self, texts: Sequence[str], table: TokenTable) -> np.ndarray:
         """Vectors of chunk texts, given also the index tokenizer's rows of them."""
         ...
 

@@ -202,10 +202,10 @@ class SentenceTransformerEmbedder:
     def use_tokenizer(self, tokenizer: SearchTokenizer) -> None:
         """The model has its own tokenizer: the index's is not used."""
 
-    def fit_chunks(self, texts: Sequence[str], tokens: TokenTable) -> None:
+    def fit_chunks(self, texts: Sequence[str], table: TokenTable) -> None:
         """Pretrained: nothing to learn from the corpus."""
 
-    def embed_chunks(self, texts: Sequence[str], tokens: TokenTable) -> np.ndarray:
+    def embed_chunks(self, texts: Sequence[str], table: TokenTable) -> np.ndarray:
         return self.embed_passages(texts)
 
     def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool) -> np.ndarray:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -17,12 +16,11 @@ from typing import Any
 
 from rag.question_rule import MAX_QUESTION_CHARS, QuestionError, check_question
 from rag.reader import Reader, Reading, SpanGuess, make_reader
+from rag.text.lexicon import CLAUSE_BREAK
 from rag.text.sentences import article_sentences
 from rag.types import Answer, Article, Citation, Evidence, Passage
 
 __all__ = ["MAX_QUESTION_CHARS", "Pipeline", "PipelineSettings", "QuestionError", "check_question"]
-
-_CLAUSE = re.compile(r"[，；：,;:]")
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,7 @@ class Pipeline:
         a, b = sent[0], max(sent[1], e)
         limit = self.settings.evidence_max
         if b - a > limit:  # keep whole clauses around the answer
-            cuts = [m.end() for m in _CLAUSE.finditer(article.text, a, b)]
+            cuts = [m.end() for m in CLAUSE_BREAK.finditer(article.text, a, b)]
             left = [c for c in cuts if c <= s and s - c <= limit // 2]
             right = [c for c in cuts if c >= e and c - e <= limit // 2]
             a = min(left) if left else max(a, s - limit // 2)

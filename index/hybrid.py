@@ -60,13 +60,6 @@ class HybridRetriever:
             s = replace(s, dense_weight=dense_weight_for(store.embedder, s.method))
         self.settings = s
 
-    def dense(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        q = self.store.embedder.embed_query(question)
-        return self.store.vstore.search(q, k)
-
-    def sparse(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.store.bm25.search(self.store.tokenizer.query_tokens(question), k)
-
     def search(self, question: str, k: int = 5) -> list[Passage]:
         s = self.settings
         depth = max(s.depth, k)

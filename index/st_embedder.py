@@ -19,10 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-# `X as X`: re-exported for tests/conftest.py and tests/test_model_pipeline.py
-from index.local_models import E5_MODEL_NAME as E5_MODEL_NAME
 from index.local_models import INSTALL_HINT, ONNX_FILES, installed_manifest, offline_env
-from index.local_models import resolve_local_model as resolve_local_model
 
 if TYPE_CHECKING:
     from index.tokens import SearchTokenizer, TokenTable

@@ -27,14 +27,8 @@ from index.layout import (
     read_jsonl,
     rebuild_hint,
 )
-
-# `X as X`: re-exported for rag/indexing.py, which imports the writer's names from here
-from index.layout import fingerprint_bytes as fingerprint_bytes
 from index.tokens import SearchTokenizer, TokenTable
 from index.vector import VectorStore
-from index.writer import SourceData as SourceData
-from index.writer import UpdateReport as UpdateReport
-from index.writer import write_index as write_index
 from rag.types import Article, Chunk
 
 

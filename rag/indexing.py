@@ -10,14 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from index.embedders import make_embedder
-from index.store import (
-    IndexLoadError,
-    IndexStore,
-    SourceData,
-    UpdateReport,
-    fingerprint_bytes,
-    write_index,
-)
+from index.errors import IndexLoadError
+from index.layout import fingerprint_bytes
+from index.store import IndexStore
+from index.writer import SourceData, UpdateReport, write_index
 from rag.ingest import TEXT_PIPELINE_VERSION
 from rag.ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, Chunker
 from rag.ingest.loaders import CorpusError, UnreadableFile, iter_corpus, load_file, source_name

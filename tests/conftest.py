@@ -12,6 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
+@pytest.fixture(autouse=True)
+def _hub_offline(monkeypatch):
+    """No test reaches a model hub, whatever a test before it set."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
     if not CORPUS.is_dir():
@@ -39,7 +46,7 @@ def offline_index(tmp_path_factory, corpus_dir) -> Path:
 @pytest.fixture(scope="session")
 def installed_model() -> Path:
     """The real multilingual-e5-small folder that `rag models install` (set-up) wrote."""
-    from index.st_embedder import E5_MODEL_NAME, resolve_local_model
+    from index.local_models import E5_MODEL_NAME, resolve_local_model
 
     path = resolve_local_model(E5_MODEL_NAME)
     if path is None:

@@ -24,12 +24,6 @@ CORPUS_FILE = CORPUS_DIR / "003_c0fa0c3c18fd1ce0.txt"
 QUESTION = "市委网信办开展了什么主题党日活动？"
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-
-
 @pytest.fixture(scope="module")
 def tiny_qa(tmp_path_factory) -> Path:
     """A 2-layer BertForQuestionAnswering over the corpus characters, saved to a folder."""
@@ -205,24 +199,11 @@ def test_loads_from_hub_cache_snapshot(tiny_qa, empty_caches, real_passages):
     assert r.read(QUESTION, real_passages[:1]).guesses
 
 
-def test_make_reader(tiny_qa, real_passages, monkeypatch):
-    import importlib.util
-    import sys
-    import types
-
-    have_offline = importlib.util.find_spec("rag.reader.offline.reader") is not None
-    if not have_offline:  # make_reader imports it first; a stand-in lets the path case run
-        monkeypatch.setitem(
-            sys.modules, "rag.reader.offline.reader", types.SimpleNamespace(OfflineReader=None)
-        )
+def test_make_reader(tiny_qa, real_passages):
     r = make_reader(str(tiny_qa))
     assert isinstance(r, TransformersReader)
     assert r.name == str(tiny_qa) and r.offline is False
     assert r.read(QUESTION, real_passages[:1]).guesses
-    if not have_offline:
-        pytest.skip(
-            "rag.reader.offline.reader is not there yet: make_reader('offline') not checked"
-        )
     assert make_reader("offline").offline is True
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from eval.bench.support import side_search
 from eval.dataset import load_questions
 from eval.retrieval import evaluate_retrieval
 from index.hybrid import FusionSettings, HybridRetriever, dense_weight_for
-from index.st_embedder import E5_MODEL_NAME
+from index.local_models import E5_MODEL_NAME
 from index.store import IndexStore
-from rag.types import Passage
 
 MRC = Path(__file__).resolve().parents[2] / "shared" / "data" / "mrc"
 
@@ -52,9 +52,8 @@ def test_fusion_weights_by_embedder(store, offline_index):
 def test_the_dense_side_alone_finds_a_paraphrase(store):
     """The model's side on its own (no BM25): a question in other words than its sentence
     (国庆长假 / 来了多少游客 for 十一期间 / 累计客流)."""
-    r = HybridRetriever(store)
-    dense_ids, _ = r.dense("国庆长假时古文化街来了多少游客", 5)
-    texts = [store.chunks[int(i)].text for i in dense_ids]
+    dense = side_search(HybridRetriever(store), "dense")
+    texts = [p.chunk.text for p in dense("国庆长假时古文化街来了多少游客", 5)]
     assert any("127.6" in t for t in texts)
 
 
@@ -86,14 +85,7 @@ def test_other_writers_questions_on_other_articles(tmp_path):
     assert len(questions) == len(rows) > 200
     hybrid = HybridRetriever(store)
 
-    def bm25(q: str, k: int) -> list[Passage]:
-        ids, scores = hybrid.sparse(q, k)
-        chunks = [store.chunks[int(i)] for i in ids]
-        return [
-            Passage(chunk=c, score=float(s), article=store.articles.get(c.article_id))
-            for c, s in zip(chunks, scores)
-        ]
-
+    bm25 = side_search(hybrid, "sparse")
     fused = evaluate_retrieval(questions, hybrid.search, store.originals)["groups"]["all"]
     alone = evaluate_retrieval(questions, bm25, store.originals)["groups"]["all"]
     assert fused["recall@1"] >= alone["recall@1"] + 0.02, (fused, alone)

@@ -126,7 +126,11 @@ def jieba_segment(tokenizer: Any, text: str) -> str:
 def side_search(retriever: HybridRetriever, which: str) -> SearchFn:
     """One side of the hybrid alone (``"dense"`` or ``"sparse"``), as Passages, for diagnosis."""
     store = retriever.store
-    side = retriever.dense if which == "dense" else retriever.sparse
+
+    def side(question: str, k: int):
+        if which == "dense":
+            return store.vstore.search(store.embedder.embed_query(question), k)
+        return store.bm25.search(store.tokenizer.query_tokens(question), k)
 
     def search(question: str, k: int) -> list[Passage]:
         ids, scores = side(question, k)

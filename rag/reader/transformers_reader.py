@@ -27,8 +27,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from index.local_models import INSTALL_HINT, resolve_local_model
-from index.local_models import offline_env as _offline_env
+from index.local_models import INSTALL_HINT, offline_env, resolve_local_model
 from rag.reader.base import Reading, SpanGuess
 from rag.types import Passage
 
@@ -109,7 +108,7 @@ class TransformersReader:
                 ) from e
             source = resolve_local_qa_model(self.name) or self.name
             log.info("loading reader model %s from %s", self.name, source)
-            with _offline_env():
+            with offline_env():
                 tokenizer = AutoTokenizer.from_pretrained(
                     source, use_fast=True, local_files_only=True
                 )

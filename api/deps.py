@@ -7,6 +7,7 @@ The app keeps them in ``app.state`` (``live`` once the index is loaded, ``metric
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -32,13 +33,24 @@ async def metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-async def turns(request: Request) -> LoopTurns:
-    return request.app.state.turns
+@dataclass(frozen=True)
+class Asking:
+    """What ``POST /ask`` needs, resolved as one dependency (each dependency costs the
+    request its own resolution step, and /ask is the hot path)."""
+
+    live: LiveIndex
+    metrics: Metrics
+    turns: LoopTurns
+
+
+async def asking(request: Request) -> Asking:
+    state = request.app.state
+    return Asking(await live_index(request), state.metrics, state.turns)
 
 
 Live = Annotated[LiveIndex, Depends(live_index)]
+Ask = Annotated[Asking, Depends(asking)]
 ServiceMetrics = Annotated[Metrics, Depends(metrics)]
-Turns = Annotated[LoopTurns, Depends(turns)]
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import Live, ServiceMetrics, Turns
+from api.deps import Ask
 from api.errors import documented
 from api.schemas import AnswerOut, AskRequest
 
@@ -15,20 +15,20 @@ router = APIRouter()
 
 
 @router.post("/ask", response_model=AnswerOut, responses=documented(400, 413, 422))
-async def ask(body: AskRequest, live: Live, metrics: ServiceMetrics, turns: Turns) -> Response:
+async def ask(body: AskRequest, ctx: Ask) -> Response:
     """Answer a question from the corpus, with evidence and citation.
 
     ``answer`` is null when the corpus does not answer it. An empty question, or one
     over 1000 characters, is a 422 with a readable ``detail``.
     """
-    pipeline = live.pipeline  # this request keeps this index, whatever swaps meanwhile
+    pipeline = ctx.live.pipeline  # this request keeps this index, whatever swaps meanwhile
     if pipeline.pure_python:
         # a few milliseconds of pure Python: run it here rather than hand it to a thread
         # (threads would only take turns on the GIL), polling between turns (LoopTurns)
-        answer = await turns.run(pipeline.answer, body.question, top_k=body.top_k)
+        answer = await ctx.turns.run(pipeline.answer, body.question, top_k=body.top_k)
     else:  # a model (embedder or reader) releases the GIL: the loop keeps serving meanwhile
         answer = await run_in_threadpool(pipeline.answer, body.question, top_k=body.top_k)
-    metrics.count("abstained" if answer.answer is None else "answered")
+    ctx.metrics.count("abstained" if answer.answer is None else "answered")
     # built from the same dataclasses AnswerOut documents, so returned as is rather than
     # validated again on every answer
     return Response(orjson.dumps(answer.to_json()), media_type="application/json")

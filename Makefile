@@ -4,7 +4,7 @@ VENV := .venv/bin
 
 INDEX ?= var/index
 
-.PHONY: setup models run test lint format articles index index-offline eval eval-retrieval train-reader bench bench-ask bench-http bench-peer bench-dense clean
+.PHONY: setup models run test lint format articles index index-offline eval eval-retrieval train-reader train-model-reader bench bench-ask bench-http bench-peer bench-dense clean
 
 setup:
 	./scripts/setup.sh
@@ -44,6 +44,10 @@ index-offline:
 
 eval: index
 	$(VENV)/rag eval --index-dir $(INDEX) --out var/eval
+
+train-model-reader: setup
+	$(VENV)/python -m eval.train_neural_reader --out var/neural-reader
+	$(VENV)/python -m eval.neural_reader_artifact --out var/neural-reader
 
 train-reader: index
 	$(VENV)/python -m eval.train_reader --index-dir $(INDEX)

@@ -48,20 +48,10 @@ def plot_curve(curve: Sequence[dict], path: Path) -> None:
     scored = [c for c in curve if "tune" in c]
     if scored:
         ax2 = ax.twinx()
-        ax2.plot(
-            [c["step"] for c in scored],
-            [c["tune"]["f1"] for c in scored],
-            "o-",
-            color="tab:orange",
-            label="tuning F1",
-        )
-        ax2.plot(
-            [c["step"] for c in scored],
-            [c["tune"]["em"] for c in scored],
-            "s--",
-            color="tab:green",
-            label="tuning EM",
-        )
+        steps = [c["step"] for c in scored]
+        for key, style, colour in (("f1", "o-", "tab:orange"), ("em", "s--", "tab:green")):
+            values = [c["tune"][key] for c in scored]
+            ax2.plot(steps, values, style, color=colour, label=f"tuning {key.upper()}")
         ax2.set_ylabel("EM / F1 (%)")
         ax2.legend(loc="center right")
     ax.legend(loc="upper right")

@@ -64,9 +64,9 @@ class Window:
     end: int
 
 
-def windows_of(tokenizer, ex: QAExample, s: TrainSettings) -> list[Window]:
-    """Every window of the example, labelled; the caller picks which to train on."""
-    enc = tokenizer(
+def encode(tokenizer, ex: QAExample, s: TrainSettings, **kw):
+    """The question and its context as overlapping windows, with character offsets."""
+    return tokenizer(
         ex.question,
         ex.context,
         truncation="only_second",
@@ -74,8 +74,13 @@ def windows_of(tokenizer, ex: QAExample, s: TrainSettings) -> list[Window]:
         stride=s.stride,
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
-        padding="max_length",
+        **kw,
     )
+
+
+def windows_of(tokenizer, ex: QAExample, s: TrainSettings) -> list[Window]:
+    """Every window of the example, labelled; the caller picks which to train on."""
+    enc = encode(tokenizer, ex, s, padding="max_length")
     out = []
     for w in range(len(enc["input_ids"])):
         seq = enc.sequence_ids(w)
@@ -157,17 +162,7 @@ def evaluate(model, tokenizer, examples: Sequence[QAExample], s: TrainSettings, 
     em = f1s = 0.0
     with torch.no_grad():
         for ex in examples:
-            enc = tokenizer(
-                ex.question,
-                ex.context,
-                truncation="only_second",
-                max_length=s.max_length,
-                stride=s.stride,
-                return_overflowing_tokens=True,
-                return_offsets_mapping=True,
-                padding="longest",
-                return_tensors="pt",
-            )
+            enc = encode(tokenizer, ex, s, padding="longest", return_tensors="pt")
             out = model(
                 input_ids=enc["input_ids"].to(device),
                 attention_mask=enc["attention_mask"].to(device),
@@ -202,113 +197,126 @@ def command_for(out: Path, s: TrainSettings) -> str:
     )
 
 
-def train(out: Path, s: TrainSettings, *, save_every: int = 25, eval_n: int = 200) -> Path:
-    import torch
-    from tqdm import tqdm
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+class _Run:
+    """One training run in ``out``: its data, model, optimiser and schedule, resumed from the
+    checkpoint when there is one."""
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    out.mkdir(parents=True, exist_ok=True)
-    base = base_model_folder()
-    tokenizer = AutoTokenizer.from_pretrained(str(base))
-    parts, load_report = load_all()
-    train_examples = parts["train"] + negatives(parts["train"], s.negative_share, s.seed)
-    windows = training_windows(tokenizer, train_examples, s)
-    tune = [e for e in parts["tune"] if e.answerable][:eval_n]
-    steps_per_epoch = math.ceil(len(windows) / s.batch_size)
-    total = max(1, int(steps_per_epoch * s.epochs))
-    log.info(
-        "%d questions -> %d windows; %d steps on %s",
-        len(train_examples),
-        len(windows),
-        total,
-        device,
-    )
+    def __init__(self, out: Path, s: TrainSettings, eval_n: int) -> None:
+        import torch
+        from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    model = build_model(base, s).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.01)
-    sched = get_linear_schedule_with_warmup(opt, int(total * s.warmup), total)
-    ckpt_path = out / "checkpoint.pt"
-    step, curve = 0, []
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(ckpt["trainable"], strict=False)
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        step, curve = ckpt["step"], ckpt["curve"]
-        torch.set_rng_state(ckpt["torch_rng"])
-        log.info("resumed at step %d of %d", step, total)
-
-    def save() -> None:
-        _save_atomic(
-            {
-                "trainable": _trainable_state(model),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "step": step,
-                "curve": curve,
-                "torch_rng": torch.get_rng_state(),
-                "settings": s.__dict__,
-            },
-            ckpt_path,
-        )
-        (out / "curve.jsonl").write_text(
-            "".join(json.dumps(c) + "\n" for c in curve), encoding="utf-8"
-        )
-
-    model.train()
-    bar = tqdm(total=total, initial=step, desc="training", unit="step")
-    losses: list[float] = []
-    t0 = time.perf_counter() - (curve[-1]["seconds"] if curve else 0.0)  # cumulative over resumes
-    while step < total:
-        i = (step % steps_per_epoch) * s.batch_size
-        batch = windows[i : i + s.batch_size]
-        tensors = {
-            "input_ids": torch.tensor([w.input_ids for w in batch], device=device),
-            "attention_mask": torch.tensor([w.attention_mask for w in batch], device=device),
-            "start_positions": torch.tensor([w.start for w in batch], device=device),
-            "end_positions": torch.tensor([w.end for w in batch], device=device),
+        self.out, self.s = out, s
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        base = base_model_folder()
+        self.tokenizer = AutoTokenizer.from_pretrained(str(base))
+        parts, load_report = load_all()
+        examples = parts["train"] + negatives(parts["train"], s.negative_share, s.seed)
+        self.windows = training_windows(self.tokenizer, examples, s)
+        self.tune = [e for e in parts["tune"] if e.answerable][:eval_n]
+        self.steps_per_epoch = math.ceil(len(self.windows) / s.batch_size)
+        self.total = max(1, int(self.steps_per_epoch * s.epochs))
+        self.data = {
+            "load": load_report,
+            "train_questions": len(parts["train"]),
+            "negatives": len(examples) - len(parts["train"]),
+            "windows": len(self.windows),
+            "tune_questions": len(parts["tune"]),
+            "heldout_questions": len(parts["heldout"]),
         }
-        loss = model(**tensors).loss
+        log.info(
+            "%d questions -> %d windows; %d steps on %s",
+            len(examples),
+            len(self.windows),
+            self.total,
+            self.device,
+        )
+        self.model = build_model(base, s).to(self.device)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=s.lr, weight_decay=0.01)
+        self.sched = get_linear_schedule_with_warmup(
+            self.opt, int(self.total * s.warmup), self.total
+        )
+        self.step, self.curve = 0, []
+        self.ckpt_path = out / "checkpoint.pt"
+        if self.ckpt_path.exists():
+            ckpt = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
+            self.model.load_state_dict(ckpt["trainable"], strict=False)
+            self.opt.load_state_dict(ckpt["optimizer"])
+            self.sched.load_state_dict(ckpt["scheduler"])
+            self.step, self.curve = ckpt["step"], ckpt["curve"]
+            torch.set_rng_state(ckpt["torch_rng"])
+            log.info("resumed at step %d of %d", self.step, self.total)
+
+    def train_step(self) -> float:
+        import torch
+
+        i = (self.step % self.steps_per_epoch) * self.s.batch_size
+        batch = self.windows[i : i + self.s.batch_size]
+        columns = {
+            "input_ids": [w.input_ids for w in batch],
+            "attention_mask": [w.attention_mask for w in batch],
+            "start_positions": [w.start for w in batch],
+            "end_positions": [w.end for w in batch],
+        }
+        loss = self.model(
+            **{k: torch.tensor(v, device=self.device) for k, v in columns.items()}
+        ).loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-        step += 1
-        losses.append(float(loss.detach()))
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad()
+        self.step += 1
+        return float(loss.detach())
+
+    def save(self) -> None:
+        import torch
+
+        state = {
+            "trainable": _trainable_state(self.model),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "step": self.step,
+            "curve": self.curve,
+            "torch_rng": torch.get_rng_state(),
+            "settings": self.s.__dict__,
+        }
+        _save_atomic(state, self.ckpt_path)
+        lines = "".join(json.dumps(c) + "\n" for c in self.curve)
+        (self.out / "curve.jsonl").write_text(lines, encoding="utf-8")
+
+
+def train(out: Path, s: TrainSettings, *, save_every: int = 25, eval_n: int = 200) -> Path:
+    """Train (or go on training) in ``out``; a point of the learning curve every
+    ``save_every`` steps, scored on ``eval_n`` tuning questions every fourth point."""
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    run = _Run(out, s, eval_n)
+    run.model.train()
+    bar = tqdm(total=run.total, initial=run.step, desc="training", unit="step")
+    losses: list[float] = []
+    t0 = time.perf_counter() - (run.curve[-1]["seconds"] if run.curve else 0.0)  # cumulative
+    while run.step < run.total:
+        losses.append(run.train_step())
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        if step % save_every == 0 or step == total:
+        if run.step % save_every == 0 or run.step == run.total:
             point = {
-                "step": step,
+                "step": run.step,
                 "loss": float(np.mean(losses)),
                 "seconds": time.perf_counter() - t0,
             }
-            if step == total or step % (save_every * 4) == 0:
-                point["tune"] = evaluate(model, tokenizer, tune, s, device)
-                log.info("step %d: %s", step, point)
-            curve.append(point)
+            if run.step == run.total or run.step % (save_every * 4) == 0:
+                point["tune"] = evaluate(run.model, run.tokenizer, run.tune, s, run.device)
+                log.info("step %d: %s", run.step, point)
+            run.curve.append(point)
             losses = []
-            save()
+            run.save()
     bar.close()
     adapter = out / "adapter"
-    model.save_pretrained(str(adapter))
-    (out / "data.json").write_text(
-        json.dumps(
-            {
-                "load": load_report,
-                "train_questions": len(parts["train"]),
-                "negatives": len(train_examples) - len(parts["train"]),
-                "windows": len(windows),
-                "tune_questions": len(parts["tune"]),
-                "heldout_questions": len(parts["heldout"]),
-            },
-            indent=1,
-        ),
-        encoding="utf-8",
-    )
+    run.model.save_pretrained(str(adapter))
+    (out / "data.json").write_text(json.dumps(run.data, indent=1), encoding="utf-8")
     return adapter
 
 

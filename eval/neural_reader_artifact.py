@@ -133,6 +133,21 @@ def publish(out: Path, dest: Path, chart: Path | None = None, limit: int | None 
     return manifest
 
 
+def write_merged(adapter: Path, dest: Path) -> Path:
+    """The base model with the adapter merged in, as a plain transformers QA folder (for
+    measuring with any reader that takes a model folder; not shipped: it is the base's size)."""
+    from peft import PeftModel
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    base = base_model_folder()
+    model = PeftModel.from_pretrained(
+        AutoModelForQuestionAnswering.from_pretrained(str(base)), str(adapter)
+    ).merge_and_unload()
+    model.save_pretrained(str(dest))
+    AutoTokenizer.from_pretrained(str(base)).save_pretrained(str(dest))
+    return dest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
@@ -147,7 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--limit", type=int, help="score at most N questions of each set (a quick look)"
     )
     ap.add_argument("--chart", type=Path, default=Path("docs/neural_reader_curve.png"))
+    ap.add_argument("--merged", type=Path, help="also write base + adapter merged here")
     args = ap.parse_args(argv)
+    if args.merged:
+        write_merged(args.out / "adapter", args.merged)
     manifest = publish(args.out, args.dest, args.chart, args.limit)
     print(json.dumps(manifest["metrics_gold_paragraph"], indent=1))
     return 0

@@ -121,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.dataset,
         )
         return 0
+    for folder in (args.a, args.b):
+        if not (folder / "snapshot.json").is_file():
+            ap.error(f"no snapshot in {folder}: run `python -m eval.identity snapshot {folder}`")
     a, b = (json.loads((p / "snapshot.json").read_text(encoding="utf-8")) for p in (args.a, args.b))
     diffs = compare(a, b)
     for line in diffs:

@@ -9,13 +9,13 @@ curve, every file's sha256) and ``ATTRIBUTION.txt``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from eval.reader_data import DEFAULT_DATA_DIR, load_all
 from eval.train_neural_reader import TrainSettings, base_model_folder, command_for, evaluate
 from rag.models import file_sha256
+from rag.models.install import put_in_place
 
 ATTRIBUTION = """\
 Trained on (CC BY-SA; the adapter is shared under CC BY-SA 4.0):
@@ -70,6 +70,10 @@ def publish(out: Path, dest: Path, chart: Path | None = None, limit: int | None 
     from peft import PeftModel
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+    if not (out / "adapter" / "adapter_model.safetensors").is_file():
+        raise SystemExit(
+            f"no trained adapter in {out}: run python -m eval.train_neural_reader --out {out}"
+        )
     ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
     s = TrainSettings(**ckpt["settings"])
     command = command_for(out, s)
@@ -120,14 +124,7 @@ def publish(out: Path, dest: Path, chart: Path | None = None, limit: int | None 
     (tmp / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
     )
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, dest)
+    put_in_place(tmp, dest)
     if chart:
         plot_curve(ckpt["curve"], chart)
     return manifest

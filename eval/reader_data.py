@@ -19,7 +19,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.text.sentences import sentence_spans
@@ -53,10 +53,7 @@ class QAExample:
 @dataclass
 class LoadReport:
     kept: int = 0
-    dropped: Counter | None = None  # reason -> count
-
-    def __post_init__(self) -> None:
-        self.dropped = self.dropped or Counter()
+    dropped: Counter = field(default_factory=Counter)  # reason -> count
 
 
 def _converter():

@@ -36,9 +36,9 @@ def write_report(metrics: dict, out: Path) -> list[Path]:
     md, png = out / "report.md", out / "report.png"
     has_chart = bool(_curves(metrics) or _type_groups(metrics)[1] or _calibration(metrics))
     if has_chart:  # the image first, so the Markdown never links to a missing file
-        _atomic_write(png, "wb", lambda f: _draw_chart(metrics, f))
+        atomic_write(png, "wb", lambda f: _draw_chart(metrics, f))
     text = render_markdown(metrics, png.name if has_chart else None)
-    _atomic_write(md, "w", lambda f: f.write(text))
+    atomic_write(md, "w", lambda f: f.write(text))
     return [md, png] if has_chart else [md]
 
 
@@ -243,7 +243,7 @@ def _plot_calibration(ax: Any, cal: Mapping[str, Mapping]) -> None:
     ax.legend(loc="upper left", fontsize=8, markerscale=0.6)
 
 
-def _atomic_write(path: Path, mode: str, write: Callable[[Any], Any]) -> None:
+def atomic_write(path: Path, mode: str, write: Callable[[Any], Any]) -> None:
     """Write through ``write(f)`` to a temp file beside ``path``, then ``os.replace`` it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     kwargs = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}

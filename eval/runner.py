@@ -87,22 +87,15 @@ def run_answers(
         },
     }
     if out is not None:
-        from eval.report import write_report
+        from eval.report import atomic_write, write_report
 
         out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(
-            out / "predictions.jsonl",
-            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds),
-        )
-        _write_atomic(out / "metrics.json", json.dumps(metrics, ensure_ascii=False, indent=2))
+        lines = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds)
+        atomic_write(out / "predictions.jsonl", "w", lambda f: f.write(lines))
+        text = json.dumps(metrics, ensure_ascii=False, indent=2)
+        atomic_write(out / "metrics.json", "w", lambda f: f.write(text))
         write_report(metrics, out)
     return metrics
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def format_answer_table(metrics: dict) -> str:

@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.reader_data import QAExample, load_all, negatives
+from eval.report import atomic_write
 
 log = logging.getLogger("eval.train_neural_reader")
 
@@ -141,14 +141,6 @@ def build_model(base: Path, s: TrainSettings):
 
 def _trainable_state(model) -> dict:
     return {k: v.detach().cpu() for k, v in model.named_parameters() if v.requires_grad}
-
-
-def _save_atomic(obj, path: Path) -> None:
-    import torch
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def evaluate(model, tokenizer, examples: Sequence[QAExample], s: TrainSettings, device) -> dict:
@@ -281,9 +273,9 @@ class _Run:
             "torch_rng": torch.get_rng_state(),
             "settings": self.s.__dict__,
         }
-        _save_atomic(state, self.ckpt_path)
+        atomic_write(self.ckpt_path, "wb", lambda f: torch.save(state, f))
         lines = "".join(json.dumps(c) + "\n" for c in self.curve)
-        (self.out / "curve.jsonl").write_text(lines, encoding="utf-8")
+        atomic_write(self.out / "curve.jsonl", "w", lambda f: f.write(lines))
 
 
 def train(out: Path, s: TrainSettings, *, save_every: int = 25, eval_n: int = 200) -> Path:

@@ -99,29 +99,20 @@ def test_negatives_never_hold_their_answer(drcd_dev):
 def test_window_labels_point_at_the_answer(drcd_dev, installed_model):
     from transformers import AutoTokenizer
 
-    from eval.train_neural_reader import TrainSettings, windows_of
+    from eval.train_neural_reader import TrainSettings, encode, windows_of
 
     tok = AutoTokenizer.from_pretrained(str(installed_model))
     s = TrainSettings(max_length=96, stride=32)  # short windows: many answers fall outside some
     seen_outside = 0
     for e in drcd_dev[0][:80]:
         ws = windows_of(tok, e, s)
+        enc = encode(tok, e, s)
+        assert len(enc["input_ids"]) == len(ws)
         assert any(w.start for w in ws)
-        for w in ws:
+        for w, offs in zip(ws, enc["offset_mapping"]):
             if not w.start:
                 seen_outside += 1
                 continue
-            enc = tok(
-                e.question,
-                e.context,
-                truncation="only_second",
-                max_length=96,
-                stride=32,
-                return_overflowing_tokens=True,
-                return_offsets_mapping=True,
-            )
-            k = ws.index(w)
-            offs = enc["offset_mapping"][k]
             got = e.context[offs[w.start][0] : offs[w.end][1]]
             assert e.answer_text in got and len(got) <= len(e.answer_text) + 2
     assert seen_outside > 0

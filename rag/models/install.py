@@ -90,7 +90,7 @@ def install_e5(
     tmp = models_dir / f".{FOLDER_NAME}.partial-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     try:
         manifest = _build(e5, source, tmp, say)
-        _put_in_place(tmp, final)
+        put_in_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -196,7 +196,7 @@ over the check sentences; the fastest above {MIN_RUNTIME_COSINE} is used by rag-
 # -- putting the folder in place ---------------------------------------------------------------
 
 
-def _put_in_place(tmp: Path, final: Path) -> None:
+def put_in_place(tmp: Path, final: Path) -> None:
     """Rename the checked folder into place; an older install is moved aside first."""
     old = None
     if final.exists():

@@ -102,6 +102,8 @@ def _serving(
             " (offline)" if rd["offline"] else "",
             app.state.write_mode,
         )
+        if rd.get("note"):
+            log.warning("reader: %s", rd["note"])
         yield
 
     return lifespan

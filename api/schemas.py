@@ -85,6 +85,7 @@ class ComponentOut(BaseModel):
     name: str
     offline: bool
     backend: str | None = None  # a model's runtime: torch, onnx, onnx-int8
+    note: str | None = None  # why a fallback serves instead of the intended component
 
 
 class HealthOut(BaseModel):

@@ -76,7 +76,7 @@ def publish(out: Path, dest: Path, chart: Path | None = None, limit: int | None 
         )
     ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
     s = TrainSettings(**ckpt["settings"])
-    command = command_for(out, s)
+    commands = ckpt.get("commands") or [command_for(out, s)]
     base = base_model_folder()
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = PeftModel.from_pretrained(
@@ -113,7 +113,7 @@ def publish(out: Path, dest: Path, chart: Path | None = None, limit: int | None 
         },
         "data_counts": json.loads((out / "data.json").read_text(encoding="utf-8")),
         "licence": "CC BY-SA 4.0 (trained on CC BY-SA data; see ATTRIBUTION.txt)",
-        "command": command,
+        "command": " && ".join(commands),
         "settings": s.__dict__,
         "steps": ckpt["step"],
         "train_seconds": round(ckpt["curve"][-1]["seconds"]) if ckpt["curve"] else 0,

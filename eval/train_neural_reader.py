@@ -2,6 +2,9 @@
 
     python -m eval.train_neural_reader --out var/neural-reader   # resumes where it stopped
 
+Resuming with a larger ``--epochs`` trains on: the schedule is stretched to the new total
+from where it stands (the checkpoint records every command that trained it, in order).
+
 Data: ``eval.reader_data`` (CMRC 2018 trial + DRCD dev, less a tuning tenth of DRCD
 dev; DRCD test is never seen). Each question becomes the windows (256 tokens, stride 96)
 that hold its answer, plus unanswerable windows (the no-answer target is the ``<s>`` token):
@@ -229,6 +232,7 @@ class _Run:
             self.opt, int(self.total * s.warmup), self.total
         )
         self.step, self.curve = 0, []
+        self.commands = [command_for(out, s)]  # every invocation that trained this adapter
         self.ckpt_path = out / "checkpoint.pt"
         if self.ckpt_path.exists():
             ckpt = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
@@ -236,6 +240,8 @@ class _Run:
             self.opt.load_state_dict(ckpt["optimizer"])
             self.sched.load_state_dict(ckpt["scheduler"])
             self.step, self.curve = ckpt["step"], ckpt["curve"]
+            before = ckpt.get("commands") or [command_for(out, TrainSettings(**ckpt["settings"]))]
+            self.commands = before + [c for c in self.commands if c != before[-1]]
             torch.set_rng_state(ckpt["torch_rng"])
             log.info("resumed at step %d of %d", self.step, self.total)
 
@@ -270,6 +276,7 @@ class _Run:
             "scheduler": self.sched.state_dict(),
             "step": self.step,
             "curve": self.curve,
+            "commands": self.commands,
             "torch_rng": torch.get_rng_state(),
             "settings": self.s.__dict__,
         }

@@ -99,7 +99,11 @@ class Pipeline:
                 "offline": bool(emb.offline),
                 "backend": getattr(emb, "backend_used", None),
             },
-            "reader": {"name": self.reader.name, "offline": bool(self.reader.offline)},
+            "reader": {
+                "name": self.reader.name,
+                "offline": bool(self.reader.offline),
+                "note": getattr(self.reader, "note", None),
+            },
         }
 
     @cached_property

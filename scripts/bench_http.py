@@ -304,7 +304,7 @@ def serve_and_measure(
         tag = " (TCP_NODELAY patch)" if nodelay else ""
         print(f"  {label}: rag serve --workers {w}{tag}", flush=True)
         log = work / f"serve-{label.replace(' ', '-')}-{w}w{'-nodelay' if nodelay else ''}.log"
-        server = Server(index_dir, w, log, args.ready_timeout, nodelay)
+        server = Server(index_dir, w, log, args.ready_timeout, nodelay, args.reader)
         with server:
             assert server.proc is not None
             procs = process_tree(server.proc.pid)
@@ -390,6 +390,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "to IPPROTO_TCP, so accepted connections get TCP_NODELAY (uvicorn issue #3149); rag "
         "serve does this itself, so the patched run is a control",
     )
+    ap.add_argument("--reader", default="offline", help="the served reader (offline, neural, auto)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (path printed)")
     return ap.parse_args(argv)
 
@@ -495,15 +496,15 @@ def run(args: argparse.Namespace, argv: Sequence[str], work: Path) -> int:
         write_chart(servings, args.chart)
         print(f"\nchart: {args.chart}")
     if args.report:
-        cmds = example_commands(args.duration, work)
+        cmds = example_commands(args.duration, work, args.reader)
         write_report(args.report, info, argv, builds, servings, targets, notes, args.chart, cmds)
         print(f"report: {args.report}")
     return 0
 
 
-def example_commands(duration: float, work: Path) -> dict[str, str]:
+def example_commands(duration: float, work: Path, reader: str) -> dict[str, str]:
     """What the run started, for the report (ports and folders as placeholders)."""
-    example = Server(Path("INDEX_DIR"), 2, work / "x.log", 0)
+    example = Server(Path("INDEX_DIR"), 2, work / "x.log", 0, reader=reader)
     return {
         "build": "rag index build CORPUS --index-dir INDEX_DIR --embedder offline --full --json",
         "serve": shlex.join(example.cmd)

@@ -16,7 +16,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from rag.reader import Reading, make_reader  # noqa: E402
-from rag.reader.transformers_reader import TransformersReader, _trim, resolve_local_qa_model  # noqa: E402
+from rag.reader.neural.spans import trim  # noqa: E402
+from rag.reader.transformers_reader import TransformersReader, resolve_local_qa_model  # noqa: E402
 from rag.types import Article, Chunk, Passage  # noqa: E402
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -172,9 +173,9 @@ def test_long_question_is_cut_to_fit(reader, real_passages):
 
 def test_trim():
     text = "“百分之五”，增长5%。"
-    assert _trim(text, 0, len(text)) == (1, len(text) - 1)
-    assert text[slice(*_trim(text, 0, len(text)))] == "百分之五”，增长5%"
-    assert _trim("，。", 0, 2) == (2, 2)
+    assert trim(text, 0, len(text)) == (1, len(text) - 1)
+    assert text[slice(*trim(text, 0, len(text)))] == "百分之五”，增长5%"
+    assert trim("，。", 0, 2) == (2, 2)
 
 
 def test_resolve_local_qa_model(tiny_qa, empty_caches):
@@ -224,4 +225,5 @@ def test_auto_falls_back_to_the_offline_reader_fast(empty_caches):
     t0 = time.perf_counter()
     reader = make_reader("auto")
     assert isinstance(reader, OfflineReader) and reader.offline
+    assert "neural reader is not used" in reader.note and "rag models install" in reader.note
     assert time.perf_counter() - t0 < 2.0

@@ -319,6 +319,9 @@
     if (component.offline) {
       node.append(el("span", { className: "badge", testid: "offline-badge", text: "离线", attrs: { title: "离线实现：没有加载模型" } }));
     }
+    if (component.note) {  // why a fallback answers: shown as text, never as HTML
+      node.append(el("span", { className: "fallback-note", testid: "fallback-note", text: `（备用：${component.note}）` }));
+    }
   }
 
   async function loadHealth() {

@@ -38,7 +38,13 @@ class Server:
     """``rag serve`` on 127.0.0.1 in its own process group; ready when every worker has started."""
 
     def __init__(
-        self, index_dir: Path, workers: int, log: Path, ready_timeout: float, nodelay: bool = False
+        self,
+        index_dir: Path,
+        workers: int,
+        log: Path,
+        ready_timeout: float,
+        nodelay: bool = False,
+        reader: str = "offline",
     ) -> None:
         self.index_dir, self.workers, self.log = index_dir, workers, log
         self.nodelay = nodelay
@@ -60,7 +66,7 @@ class Server:
             "--workers",
             str(workers),
             "--reader",
-            "offline",
+            reader,
         ]
 
     def start(self, attempts: int = 2) -> Server:

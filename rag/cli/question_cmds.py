@@ -109,7 +109,10 @@ def add_question_parsers(sub: argparse._SubParsersAction) -> None:
     ak.add_argument("-k", type=int, default=5, help="how many passages to show (default 5)")
     add_shared_options(
         ak,
-        reader="auto (default), offline, or an extractive-QA model name/path",
+        reader=(
+            "auto (default: the neural reader when its adapter and model check out, "
+            "else offline), neural, offline, or an extractive-QA model name/path"
+        ),
         json_help="print the Answer object as JSON",
     )
     ak.set_defaults(func=cmd_ask)
@@ -123,7 +126,9 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     sv.add_argument(
         "--corpus-dir", help="where uploads go (default: the folder the index was built from)"
     )
-    sv.add_argument("--reader", default="auto", help="auto (default), offline, or a QA model")
+    sv.add_argument(
+        "--reader", default="auto", help="auto (default), neural, offline, or a QA model"
+    )
     sv.add_argument(
         "--allow-local-writes",
         action="store_true",
@@ -145,6 +150,6 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", help="folder for the report")
     only = "retrieval metrics only (recall@k, MRR, article-hit@k)"
     ev.add_argument("--retrieval", action="store_true", help=only)
-    ev.add_argument("--reader", default="auto", help="auto (default), offline, or a model")
+    ev.add_argument("--reader", default="auto", help="auto (default), neural, offline, or a model")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)

@@ -23,39 +23,24 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from index.local_models import INSTALL_HINT, offline_env, resolve_local_model
 from rag.reader.base import Reading, SpanGuess
+from rag.reader.neural.spans import trim
 from rag.types import Passage
 
 log = logging.getLogger("rag.reader.transformers_reader")
 
 N_BEST = 20  # start and end candidates per window, as in the transformers QA pipeline
 MAX_GUESSES = 20
-_KEEP_AT_END = frozenset("%‰")  # punctuation by category, but part of "5%"
 
 
 def resolve_local_qa_model(name_or_path: str) -> str | None:
     """The local folder holding ``name_or_path`` (a folder, or a snapshot in the Hugging Face
     cache), or ``None``; looks at the file system only, so it is fast and never blocks."""
     return resolve_local_model(name_or_path)
-
-
-def _trimmable(c: str) -> bool:
-    return c.isspace() or unicodedata.category(c).startswith("P")
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink [start, end) past surrounding whitespace and punctuation (a model's span often
-    takes in a comma or a closing quote; the answer shown should not)."""
-    while start < end and _trimmable(text[start]):
-        start += 1
-    while start < end and _trimmable(text[end - 1]) and text[end - 1] not in _KEEP_AT_END:
-        end -= 1
-    return start, end
 
 
 class TransformersReader:
@@ -197,7 +182,7 @@ class TransformersReader:
                     # loose bound before trimming: a span may lose punctuation and spaces
                     if e < s or offsets[f][e][1] - offsets[f][s][0] > 4 * self.max_answer_chars:
                         continue
-                    a, b = _trim(base, shift + offsets[f][s][0], shift + offsets[f][e][1])
+                    a, b = trim(base, shift + offsets[f][s][0], shift + offsets[f][e][1])
                     if b <= a or b - a > self.max_answer_chars:
                         continue
                     score = float(s_log[s] + e_log[e])

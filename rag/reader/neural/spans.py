@@ -12,11 +12,31 @@ tokens and the special ones carry no context offset), so a span is always
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 
 MAX_ANSWER_TOKENS = 30
+_KEEP_AT_END = frozenset("%‰")  # punctuation by category, but part of "5%"
+
+
+def _trimmable(c: str) -> bool:
+    return c.isspace() or unicodedata.category(c).startswith("P")
+
+
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink [start, end) past surrounding whitespace and punctuation (a model's span often
+    takes in a comma or a closing quote; the answer shown should not).
+
+    >>> trim("「天津」，", 0, 5)
+    (1, 3)
+    """
+    while start < end and _trimmable(text[start]):
+        start += 1
+    while start < end and _trimmable(text[end - 1]) and text[end - 1] not in _KEEP_AT_END:
+        end -= 1
+    return start, end
 
 
 def best_span(

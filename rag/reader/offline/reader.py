@@ -110,6 +110,7 @@ class OfflineReader:
         self.cal_intercept = float(cal["intercept"])
         self.threshold = float(model.get("threshold", 0.5))
         self.keep = int(model.get("sentences", 6))
+        self.note: str | None = None  # why it stands in for another reader, when it does
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> OfflineReader:

@@ -4,7 +4,7 @@ VENV := .venv/bin
 
 INDEX ?= var/index
 
-.PHONY: setup models run test lint format articles index index-offline eval eval-retrieval train-reader train-model-reader bench bench-ask bench-http bench-peer bench-dense clean
+.PHONY: setup models run test lint format articles index index-offline eval eval-offline eval-readers eval-drcd train-reader train-model-reader calibrate-model-reader bench bench-ask bench-reader bench-http bench-peer bench-dense clean
 
 setup:
 	./scripts/setup.sh
@@ -42,12 +42,36 @@ index:
 index-offline:
 	$(VENV)/rag index build $(CORPUS) --index-dir var/index-offline --embedder offline
 
+# answer quality with the served reader (auto: the neural reader) / with the offline reader
 eval: index
-	$(VENV)/rag eval --index-dir $(INDEX) --out var/eval
+	$(VENV)/rag eval --index-dir $(INDEX) --out var/eval-neural
 
-train-model-reader: setup
-	$(VENV)/python -m eval.train_neural_reader --out var/neural-reader
-	$(VENV)/python -m eval.neural_reader_artifact --out var/neural-reader
+eval-offline: index
+	$(VENV)/rag eval --index-dir $(INDEX) --reader offline --out var/eval
+
+# the held-out DRCD test set (Traditional script) as a corpus of its own, both readers
+eval-drcd: setup
+	$(VENV)/python -m eval.mrc ../shared/data/mrc/DRCD_test.json --out var/mrc/drcd-test --split test
+	$(VENV)/rag index build var/mrc/drcd-test/corpus --index-dir var/mrc/drcd-test/index
+	$(VENV)/rag eval --dataset var/mrc/drcd-test/questions.jsonl --index-dir var/mrc/drcd-test/index --reader offline --out var/mrc/drcd-test/eval-offline
+	$(VENV)/rag eval --dataset var/mrc/drcd-test/questions.jsonl --index-dir var/mrc/drcd-test/index --reader neural --out var/mrc/drcd-test/eval-neural
+
+eval-readers:
+	$(VENV)/python -m eval.compare_readers \
+		"sample test, offline=var/eval/metrics.json:test" "sample test, neural=var/eval-neural/metrics.json:test" \
+		"DRCD test, offline=var/mrc/drcd-test/eval-offline/metrics.json" "DRCD test, neural=var/mrc/drcd-test/eval-neural/metrics.json" \
+		--chart docs/readers.png
+
+# the neural reader: train (resumable; the second command trains on to two epochs), publish
+# the adapter into rag/reader/neural/adapter/, calibrate on the dev split
+train-model-reader: setup index
+	$(VENV)/python -m eval.train_neural_reader --out var/neural-reader --epochs 1
+	$(VENV)/python -m eval.train_neural_reader --out var/neural-reader --epochs 2
+	$(VENV)/python -m eval.neural_reader_artifact --out var/neural-reader --limit 800
+	$(VENV)/python -m eval.calibrate_neural --index-dir $(INDEX)
+
+calibrate-model-reader: index
+	$(VENV)/python -m eval.calibrate_neural --index-dir $(INDEX)
 
 train-reader: index
 	$(VENV)/python -m eval.train_reader --index-dir $(INDEX)
@@ -61,6 +85,10 @@ bench:
 
 bench-ask: index
 	$(VENV)/python scripts/bench_ask.py --index-dir $(INDEX) --chart docs/ask_latency.png
+
+bench-reader: index
+	$(VENV)/pip install -q -e ".[bench]"
+	$(VENV)/python scripts/bench_reader.py --index-dir $(INDEX)
 
 bench-http:
 	$(VENV)/python scripts/bench_http.py --chart docs/bench_http.png --report docs/bench_http.md

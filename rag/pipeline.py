@@ -102,6 +102,7 @@ class Pipeline:
             "reader": {
                 "name": self.reader.name,
                 "offline": bool(self.reader.offline),
+                "backend": getattr(self.reader, "backend_used", None),
                 "note": getattr(self.reader, "note", None),
             },
         }

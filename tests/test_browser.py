@@ -14,6 +14,7 @@ files otherwise).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -409,3 +410,24 @@ def test_footer_names_the_embedder_and_reader(desk, base_url):
     expect(desk.locator("#footer")).to_contain_text(f"{health['article_count']} 篇文章")
     if health["embedder"]["offline"]:
         expect(desk.locator("#footer-embedder [data-testid=offline-badge]")).to_be_visible()
+
+
+def test_footer_says_why_a_fallback_reader_answers(browser, base_url):
+    """A reader standing in for another carries a note (/health); the footer shows it, as
+    text: markup in it is shown, never run."""
+    health = httpx.get(f"{base_url}/health", timeout=5).json()
+    note = "the neural reader is not used: <b>adapter</b> missing"
+    health["reader"]["note"] = note
+    context = browser.new_context(locale="zh-CN")
+    context.set_default_timeout(WAIT_MS)
+    context.route(
+        "**/health",
+        lambda r: r.fulfill(status=200, content_type="application/json", body=json.dumps(health)),
+    )
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        expect(page.locator("#footer-reader [data-testid=fallback-note]")).to_contain_text(note)
+        assert page.locator("#footer-reader b").count() == 0
+    finally:
+        context.close()

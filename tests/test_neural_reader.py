@@ -184,8 +184,8 @@ def test_reads_held_out_questions_well_with_the_gold_paragraph(neural):
         golds = [a["text"] for a in it["answers"]["answers"]]
         em += exact_match(best.text, golds)
         f += f1(best.text, golds)
-    # measured 38 EM / 57 F1 on these 60 (31.6 / 51.7 on the first 800)
-    assert 100 * em / len(items) >= 25 and 100 * f / len(items) >= 40
+    # measured EM 41.0 / F1 64.7 on these 100 with the two-epoch adapter (chance is ~0)
+    assert 100 * em / len(items) >= 33 and 100 * f / len(items) >= 55
 
 
 def test_spans_are_article_offsets_through_the_pipeline(neural, offline_index, sample_corpus):
@@ -216,3 +216,53 @@ def test_empty_and_overlong_inputs(neural, sample_corpus):
     reading = neural.read(long_q, passages)
     for g in reading.guesses:
         assert chunk.text[g.start : g.end] == g.text
+
+
+def test_concurrent_questions_read_as_one_at_a_time(neural, sample_corpus):
+    """Eight threads at once (as the service's thread pool): no tokenizer errors, and the
+    same spans as read one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = sample_corpus.chunks[:8]
+    jobs = [(f"{c.text[2:10]}是什么？", [Passage(c, 1.0)]) for c in chunks]
+    alone = [neural.read(q, ps).guesses[:3] for q, ps in jobs]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda job: neural.read(*job).guesses[:3], jobs * 2))
+    assert together == alone * 2
+
+
+def test_onnx_int8_reads_like_pytorch_and_its_graph_is_cached(neural, sample_corpus, tmp_path):
+    """The served runtime (an int8 ONNX graph exported once into the models folder) picks the
+    same spans as the merged PyTorch model on real passages, nearly always."""
+    assert neural.backend_used == "onnx-int8"
+    from index.local_models import models_home
+
+    cached = list((models_home() / "neural-reader").glob("*-int8.onnx"))
+    assert len(cached) == 1 and not list(cached[0].parent.glob(".*partial*"))
+    torch_reader = NeuralReader.load(runtime="torch")
+    torch_reader.warm_up()
+    assert torch_reader.backend_used == "torch"
+    chunks = [c for c in sample_corpus.chunks if len(c.text) > 200][:12]
+    same = 0
+    for c in chunks:
+        q = f"{c.text[20:32]}是什么？"
+        a = neural.read(q, [Passage(c, 1.0)]).guesses[0]
+        b = torch_reader.read(q, [Passage(c, 1.0)]).guesses[0]
+        same += (a.start, a.end) == (b.start, b.end)
+        assert abs(a.score - b.score) < 3.0
+    assert same >= 9
+    with pytest.raises(ValueError, match="runtime"):
+        NeuralReader.load(runtime="gpu")
+
+
+def test_an_unreadable_cached_graph_is_exported_again(installed_model, tmp_path, monkeypatch):
+    """A damaged ONNX file in the cache is replaced, not served (nor left to fail again)."""
+    import rag.reader.neural.onnx_runtime as onnx_runtime
+
+    target = tmp_path / "graph-int8.onnx"
+    target.write_bytes(b"not an onnx graph")
+    monkeypatch.setattr(onnx_runtime, "cache_path", lambda *a, **k: target)
+    reader = NeuralReader.load()
+    reader.warm_up()
+    assert reader.backend_used == "onnx-int8"
+    assert target.stat().st_size > 1_000_000

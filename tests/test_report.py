@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,30 @@ def test_rewrite_replaces_previous_report(tmp_path, metrics):
     write_report(metrics, tmp_path)
     assert "| overall | 276 | 12.3 |" in (tmp_path / "report.md").read_text(encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "report.png"]
+
+
+def test_compare_readers_table_and_chart(tmp_path):
+    from eval.compare_readers import main, read_run, table
+
+    def run(name: str, em: float) -> Path:
+        split = {"n": 10, "em": em, "f1": em + 5, "answerable_abstained": 10.0}
+        metrics = {
+            "reader": name,
+            "overall": split,
+            "by_split": {"test": split},
+            "latency_ms": {"p50": 12.5},
+        }
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(metrics), encoding="utf-8")
+        return path
+
+    a, b = run("offline", 60.0), run("neural", 70.0)
+    label, figures = read_run(f"sample, neural={b}:test")
+    assert label == "sample, neural" and figures["em"] == 70.0 and figures["reader"] == "neural"
+    text = table([read_run(f"off={a}"), (label, figures)])
+    assert "| off | 10 | 60.0 | 65.0 | – | – | 10.0 | – | 12 |" in text
+    chart = tmp_path / "readers.png"
+    assert main([f"off={a}:test", f"neural={b}", "--chart", str(chart)]) == 0
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit):
+        read_run(str(a))  # no label

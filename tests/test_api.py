@@ -190,8 +190,8 @@ def test_health_fields(client, site):
     assert h["status"] == "ok"
     assert h["article_count"] > 50 and h["chunk_count"] > h["article_count"]
     assert h["index_version"].startswith("v-")
-    assert h["embedder"] == {"name": "offline-lsa", "offline": True, "backend": None}
-    assert h["reader"] == {"name": "offline", "offline": True, "backend": None}
+    assert h["embedder"] == {"name": "offline-lsa", "offline": True, "backend": None, "note": None}
+    assert h["reader"] == {"name": "offline", "offline": True, "backend": None, "note": None}
     assert h["corpus_dir"] == str(site["corpus"].resolve())
     assert h["writes"] == "api-key"
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from index.local_models import INSTALL_HINT, offline_env, resolve_local_model
 from rag.reader.base import Reading, SpanGuess
-from rag.reader.neural.spans import trim
+from rag.reader.neural.spans import top_pointers, trim
 from rag.types import Passage
 
 log = logging.getLogger("rag.reader.transformers_reader")
@@ -172,11 +172,10 @@ class TransformersReader:
             cls = ids.index(cls_id) if cls_id in ids else 0
             # HF convention: the window most open to an answer speaks for "no answer"
             null_score = min(null_score, float(s_log[cls] + e_log[cls]))
-            ctx = [t for t, s in enumerate(enc.sequence_ids(f)) if s == 1]
-            if not ctx:
+            pointers = top_pointers(enc.sequence_ids(f), s_log, e_log, N_BEST)
+            if pointers is None:
                 continue
-            top_s = sorted(ctx, key=lambda t: -s_log[t])[:N_BEST]
-            top_e = sorted(ctx, key=lambda t: -e_log[t])[:N_BEST]
+            top_s, top_e = pointers
             for s in top_s:
                 for e in top_e:
                     # loose bound before trimming: a span may lose punctuation and spaces

@@ -8,7 +8,7 @@ PyTorch fp32 and ONNX fp32 give the same logits (within 1e-5); int8 reads in 93 
 (per tensor) lost 36 points of dev EM, and is not used.
 
 The graph is exported once per (adapter, base weights, precision) into the models folder
-(``<models>/neural-reader/<adapter sha>-<base sha>[-int8].onnx``), written beside its place
+(``<models>/.neural-reader/<adapter sha>-<base sha>[-int8].onnx``), written beside its place
 and renamed when complete, so a killed export leaves nothing that looks usable; a file
 that onnxruntime cannot open is exported again.
 """
@@ -28,7 +28,7 @@ log = logging.getLogger("rag.reader.neural")
 
 def cache_path(models_home: Path, adapter_sha: str, base_sha: str, int8: bool = True) -> Path:
     name = f"{adapter_sha[:16]}-{base_sha[:16]}{'-int8' if int8 else ''}.onnx"
-    return Path(models_home) / "neural-reader" / name
+    return Path(models_home) / ".neural-reader" / name  # hidden: not an installed model
 
 
 def export(model: Any, path: Path, int8: bool = True) -> Path:

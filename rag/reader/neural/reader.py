@@ -46,7 +46,7 @@ from index.local_models import (
 )
 from rag.reader.base import Reading, SpanGuess
 from rag.reader.neural.shape import fits, shape
-from rag.reader.neural.spans import MAX_ANSWER_TOKENS, trim
+from rag.reader.neural.spans import MAX_ANSWER_TOKENS, top_pointers, trim
 from rag.reader.question import analyse
 from rag.types import Passage
 
@@ -374,11 +374,10 @@ class NeuralReader:
             pieces = contexts[sample]
             s_log, e_log = start_logits[f], end_logits[f]
             null = float(s_log[0] + e_log[0])
-            ctx = [t for t, sid in enumerate(enc.sequence_ids(f)) if sid == 1]
-            if not ctx:
+            pointers = top_pointers(enc.sequence_ids(f), s_log, e_log, N_BEST)
+            if pointers is None:
                 continue
-            top_s = sorted(ctx, key=lambda t: -s_log[t])[:N_BEST]
-            top_e = sorted(ctx, key=lambda t: -e_log[t])[:N_BEST]
+            top_s, top_e = pointers
             for s in top_s:
                 piece = _piece_at(pieces, offsets[f][s][0])
                 if piece is None:

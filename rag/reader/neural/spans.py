@@ -39,6 +39,20 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def top_pointers(
+    sequence_ids: Sequence[int | None], start_logits, end_logits, n: int
+) -> tuple[list[int], list[int]] | None:
+    """The ``n`` best start and the ``n`` best end tokens among a window's context tokens
+    (sequence 1 of the question-context pair), or None when the window holds no context."""
+    ctx = [t for t, sid in enumerate(sequence_ids) if sid == 1]
+    if not ctx:
+        return None
+    return (
+        sorted(ctx, key=lambda t: -start_logits[t])[:n],
+        sorted(ctx, key=lambda t: -end_logits[t])[:n],
+    )
+
+
 def best_span(
     start_logits: np.ndarray,
     end_logits: np.ndarray,

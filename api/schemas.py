@@ -76,6 +76,9 @@ class AnswerOut(BaseModel):
     question: str
     answer: str | None = Field(description="null when the corpus does not answer the question")
     confidence: float
+    doubtful: bool = Field(
+        False, description="answered, but below 0.5 confidence: show it as a guess"
+    )
     evidence: EvidenceOut | None = None  # type: ignore[valid-type]
     citations: list[CitationOut] = []  # type: ignore[valid-type]
     passages: list[PassageOut] = []  # type: ignore[valid-type]

@@ -258,12 +258,18 @@ class Evidence:
         return _fields(self)
 
 
+DOUBT_BELOW = 0.5  # an answer given with a lower confidence is shown as a guess
+
+
 @dataclass(frozen=True)
 class Answer:
     """What ``rag ask`` and ``POST /ask`` return.
 
     ``answer`` is None when the service abstains; ``best_guess`` then still holds the span
     the reader would have given (for the eval's coverage curve and for debugging).
+    ``confidence`` is the reader's calibrated probability that the answer is right; an
+    answer under :data:`DOUBT_BELOW` is ``doubtful`` (more likely wrong than right) and is
+    shown as a guess ("可能是…").
     """
 
     question: str
@@ -282,12 +288,18 @@ class Answer:
     def abstained(self) -> bool:
         return self.answer is None
 
+    @property
+    def doubtful(self) -> bool:
+        """Answered, but more likely wrong than right: shown as a guess, with its confidence."""
+        return self.answer is not None and self.confidence < DOUBT_BELOW
+
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
             "confidence": round(float(self.confidence), 4),
             "abstained": self.abstained,
+            "doubtful": self.doubtful,
             "evidence": self.evidence.to_json() if self.evidence else None,
             "citations": [c.to_json() for c in self.citations],
             "passages": [p.to_json() for p in self.passages],

@@ -416,6 +416,7 @@ ANSWER_FIELDS = {
     "answer",
     "confidence",
     "abstained",
+    "doubtful",
     "evidence",
     "citations",
     "passages",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -429,5 +430,30 @@ def test_footer_says_why_a_fallback_reader_answers(browser, base_url):
         page.goto(base_url + "/")
         expect(page.locator("#footer-reader [data-testid=fallback-note]")).to_contain_text(note)
         assert page.locator("#footer-reader b").count() == 0
+    finally:
+        context.close()
+
+
+def test_a_doubtful_answer_looks_like_a_guess(browser, base_url):
+    """An answer under 0.5 confidence reads "可能是 …" with its confidence and a warning; a
+    confident one does not."""
+    question = "天津港2023年的集装箱航线有多少条？"
+    real = httpx.post(f"{base_url}/ask", json={"question": question}, timeout=30).json()
+    assert real["answer"] and real["doubtful"] is False
+    doubtful = {**real, "confidence": 0.44, "doubtful": True}
+    context = browser.new_context(locale="zh-CN")
+    context.set_default_timeout(WAIT_MS)
+    context.route(
+        "**/ask",
+        lambda r: r.fulfill(status=200, content_type="application/json", body=json.dumps(doubtful)),
+    )
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        box = ask(page, question)
+        expect(box).to_have_class(re.compile("is-doubtful"))
+        expect(box.locator("[data-testid=doubt-label]")).to_have_text("可能是")
+        expect(box.locator("[data-testid=answer-text]")).to_contain_text(real["answer"])
+        expect(box.locator("[data-testid=confidence]")).to_contain_text("置信度 44%（不确定")
     finally:
         context.close()

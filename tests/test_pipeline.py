@@ -314,3 +314,26 @@ def test_cli_ask_missing_index_exits_3(tmp_path, capsys):
     assert code == 3
     captured = capsys.readouterr()
     assert captured.out == "" and "error:" in captured.err
+
+
+def test_a_low_confidence_answer_is_shown_as_a_guess(answers):
+    """Answered under 0.5 confidence: `doubtful` in the JSON, and `rag ask` says "可能是" with
+    the confidence and what it means; a confident answer reads plainly."""
+    from dataclasses import replace
+
+    from rag.cli.output import format_answer
+    from rag.types import DOUBT_BELOW
+
+    sure = next(a for a in answers.values() if a.answer is not None)
+    sure = replace(sure, confidence=0.93)
+    assert not sure.doubtful and sure.to_json()["doubtful"] is False
+    assert "可能是" not in format_answer(sure)
+    assert format_answer(sure).startswith(f"答案：{sure.answer}")
+    guess = replace(sure, confidence=DOUBT_BELOW - 0.06)
+    assert guess.doubtful and guess.to_json()["doubtful"] is True
+    first = format_answer(guess).splitlines()[0]
+    assert first.startswith(f"答案（不确定）：可能是 {sure.answer}") and "0.44" in first
+    assert "more likely wrong than right" in first
+    abstained = next(a for a in answers.values() if a.answer is None)
+    assert not abstained.doubtful  # an abstention is not a guess: it shows the passages
+    assert "最接近的段落" in format_answer(abstained)

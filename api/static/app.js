@@ -133,10 +133,17 @@
       box.append(renderAbstain(a));
       return box;
     }
-    box.append(el("p", { className: "answer-text", testid: "answer-text", text: a.answer }));
+    const answerLine = el("p", { className: "answer-text", testid: "answer-text" });
+    if (a.doubtful) {  // answered below 0.5 confidence: a guess, and it says so
+      box.classList.add("is-doubtful");
+      answerLine.append(el("span", { className: "doubt-label", testid: "doubt-label", text: "可能是" }));
+    }
+    answerLine.append(text(a.answer));
+    box.append(answerLine);
     if (a.evidence) box.append(renderEvidence(a.evidence));
     const pct = Math.round(clamp(Number(a.confidence) || 0, 0, 1) * 100);
-    box.append(el("p", { className: "confidence", testid: "confidence", text: `置信度 ${pct}%` }));
+    const doubt = a.doubtful ? "（不确定：更可能是错的，请核对出处）" : "";
+    box.append(el("p", { className: "confidence", testid: "confidence", text: `置信度 ${pct}%${doubt}` }));
     const citations = a.citations || [];
     if (citations.length) {
       const row = el("div", { className: "citations", testid: "citations" });

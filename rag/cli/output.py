@@ -52,7 +52,13 @@ def format_answer(ans: Answer) -> str:
             lines.append(f"     {flat(c.text)[:120]}{'…' if len(c.text) > 120 else ''}")
         return "\n".join(lines)
     ev = ans.evidence
-    lines.append(f"答案：{flat(ans.answer)}    (confidence {ans.confidence:.2f})")
+    if ans.doubtful:  # more likely wrong than right: say so before the answer
+        lines.append(
+            f"答案（不确定）：可能是 {flat(ans.answer)}    "
+            f"(confidence {ans.confidence:.2f}: more likely wrong than right; check the source)"
+        )
+    else:
+        lines.append(f"答案：{flat(ans.answer)}    (confidence {ans.confidence:.2f})")
     if ev is not None and ev.answer_start is not None:
         i, j = ev.answer_start - ev.start, ev.answer_end - ev.start
         lines.append(f"依据：{flat(ev.text[:i])}【{flat(ev.text[i:j])}】{flat(ev.text[j:])}")

@@ -129,6 +129,71 @@ def test_decode_utf16_with_bom() -> None:
     assert decode_bytes(ZH.encode("utf-16")) == (ZH, "utf-16")
 
 
+ZH_HANT = (
+    "臺灣的年平均雨量約為兩千五百公釐，山區的雨量更多。\n"
+    "國立故宮博物院收藏了大量的中國古代文物與藝術品，是世界著名的博物館之一。\n"
+    "下薩克森邦在一九四六年時由英國建立，首府是漢諾威。\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text, codec, reported",
+    [
+        (ZH, "utf-8", "utf-8"),
+        (ZH, "utf-16", "utf-16"),
+        (ZH, "utf-16-le", None),  # with its BOM written by hand below
+        (ZH, "gb18030", "gb18030"),
+        (ZH, "gbk", "gb18030"),
+        (ZH_HANT, "utf-8", "utf-8"),
+        (ZH_HANT, "utf-16", "utf-16"),
+        (ZH_HANT, "gb18030", "gb18030"),
+        (ZH_HANT, "big5", "big5"),
+        (ZH_HANT + "香港的瀞字\n", "big5hkscs", "big5hkscs"),  # 瀞: in HKSCS, not in Big5
+    ],
+)
+def test_every_encoding_round_trips(text: str, codec: str, reported: str | None) -> None:
+    data = text.encode(codec)
+    if reported is None:  # UTF-16 LE with a BOM
+        data, reported = codecs.BOM_UTF16_LE + data, "utf-16"
+    assert decode_bytes(data) == (text, reported)
+
+
+def test_big5_is_told_from_gb18030_by_evidence() -> None:
+    """Strict GB18030 accepts Big5 bytes (and garbles them); the evidence picks Big5, and GB
+    bytes that also decode as Big5 stay GB18030."""
+    for line in ZH_HANT.splitlines():
+        data = line.encode("big5")
+        assert data.decode("gb18030") != line  # the trap
+        assert decode_bytes(data) == (line, "big5")
+    for line in ZH.splitlines():
+        assert decode_bytes(line.encode("gbk"))[1] == "gb18030"
+
+
+def test_a_big5_file_never_gets_a_garbled_title(tmp_path: Path) -> None:
+    folder = tmp_path / "big5"
+    folder.mkdir()
+    (folder / "taiwan.txt").write_bytes(("臺灣的氣候\n\n" + ZH_HANT).encode("big5"))
+    (doc,) = load_corpus(folder)
+    assert doc.encoding == "big5" and doc.text.startswith("臺灣的氣候\n")
+    from rag.ingest.corpus import Corpus
+
+    titles = [a.title for a in Corpus.from_folder(folder).articles]
+    assert titles and all("臺灣" in t or "國立" in t or "薩克森" in t for t in titles), titles
+
+
+def test_a_file_that_decodes_only_with_replacements_is_skipped_by_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text(ZH, encoding="utf-8")
+    (folder / "noise.txt").write_bytes(bytes(range(0x80, 0x100)) * 40)  # no encoding fits
+    with caplog.at_level(logging.WARNING):
+        docs = load_corpus(folder)
+    assert [d.source for d in docs] == ["good.txt"]
+    assert any("noise.txt" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize(
     "data",
     [

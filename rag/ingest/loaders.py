@@ -63,15 +63,67 @@ def _looks_binary(text: str) -> bool:
     return bad / len(text) > _MAX_CONTROL_SHARE
 
 
+_HAN_SAMPLE = 20_000  # Han characters looked at to tell the legacy encodings apart
+
+
+def _common_share(text: str, codec: str) -> float:
+    """The share of the text's Han characters that are common ones of the script the codec
+    writes: GB2312's 6,763 for GB18030, Big5's level 1 (5,401, lead bytes A4–C6) for Big5.
+
+    Big5 bytes read as GB18030 strictly decode (GB18030 accepts almost any byte pair), but
+    about half of them land in GBK's rare extension rows; GB bytes read as Big5 land in
+    Big5's rare level 2. Real text in either scores near 1 in its own codec.
+    """
+    han = [c for c in text if "\u4e00" <= c <= "\u9fff"][:_HAN_SAMPLE]
+    if not han:
+        return 0.0
+    common = 0
+    for c in han:
+        if codec == "gb18030":
+            try:
+                c.encode("gb2312")
+            except UnicodeEncodeError:
+                continue
+            common += 1
+        else:
+            b = c.encode("big5hkscs", errors="ignore")
+            common += len(b) == 2 and 0xA4 <= b[0] <= 0xC6
+    return common / len(han)
+
+
+def _legacy_chinese(data: bytes) -> tuple[str, str] | None:
+    """``(text, encoding)`` for GB18030 or Big5 (-HKSCS) bytes, chosen by the evidence of
+    :func:`_common_share` when both decode strictly (a tie goes to GB18030); None when
+    neither does."""
+    found = []
+    for codec in ("gb18030", "big5", "big5hkscs"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if codec == "big5hkscs" and any(name.startswith("big5") for name, _, _ in found):
+            continue  # plain Big5 decoded it: the same text
+        found.append((codec, text, _common_share(text, codec)))
+    if not found:
+        return None
+    codec, text, _ = max(found, key=lambda f: (f[2], f[0] == "gb18030"))
+    return text, codec
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Decode file bytes to ``(text, encoding)`` with ``"\\n"`` line endings.
 
-    Order: UTF-8 with BOM (BOM stripped), UTF-16 with BOM, strict UTF-8, strict
-    GB18030 (a superset of GBK/GB2312), then charset-normalizer's best guess.
-    Raises :class:`UnreadableFile` for binary data.
+    Order: UTF-8 with BOM (BOM stripped), UTF-16 with BOM, strict UTF-8; then the legacy
+    Chinese encodings by evidence — GB18030 (a superset of GBK/GB2312) or Big5/Big5-HKSCS,
+    whichever reads as the common characters of its script (:func:`_common_share`; strict
+    GB18030 alone would accept Big5 bytes and garble them); then charset-normalizer's best
+    guess. Raises :class:`UnreadableFile` for binary data and for text that decodes only
+    with replacement characters.
 
     >>> decode_bytes("中文\\r\\n".encode("gbk"))
     ('中文\\n', 'gb18030')
+    >>> decode_bytes("臺灣的年平均雨量".encode("big5"))
+    ('臺灣的年平均雨量', 'big5')
     """
     candidates: list[tuple[bytes, str, str]] = []  # (payload, codec, reported name)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -80,7 +132,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         raise UnreadableFile("binary data (contains NUL bytes)")
     elif data.startswith(codecs.BOM_UTF8):
         candidates.append((data[len(codecs.BOM_UTF8) :], "utf-8", "utf-8-sig"))
-    candidates += [(data, "utf-8", "utf-8"), (data, "gb18030", "gb18030")]
+    candidates.append((data, "utf-8", "utf-8"))
 
     for payload, codec, label in candidates:
         try:
@@ -89,12 +141,16 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             continue
         break
     else:
-        from charset_normalizer import from_bytes
+        legacy = _legacy_chinese(data)
+        if legacy is not None:
+            text, name = legacy
+        else:
+            from charset_normalizer import from_bytes
 
-        best = from_bytes(data).best()
-        if best is None:
-            raise UnreadableFile("undecodable bytes (no text encoding fits)")
-        text, name = str(best), best.encoding
+            best = from_bytes(data).best()
+            if best is None:
+                raise UnreadableFile("undecodable bytes (no text encoding fits)")
+            text, name = str(best), best.encoding
 
     if _looks_binary(text):
         raise UnreadableFile(f"binary data (too many control characters as {name})")

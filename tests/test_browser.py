@@ -22,6 +22,7 @@ import socket
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -413,25 +414,34 @@ def test_footer_names_the_embedder_and_reader(desk, base_url):
         expect(desk.locator("#footer-embedder [data-testid=offline-badge]")).to_be_visible()
 
 
+@contextmanager
+def page_answered_by(browser: Browser, base_url: str, path: str, body: dict):
+    """The chat page with ``path`` (``/health``, ``/ask``) answered by ``body`` instead of the
+    server: to show what the page does with answers the sample corpus does not produce."""
+    context = browser.new_context(locale="zh-CN")
+    context.set_default_timeout(WAIT_MS)
+    payload = json.dumps(body)
+    context.route(
+        f"**{path}",
+        lambda r: r.fulfill(status=200, content_type="application/json", body=payload),
+    )
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        yield page
+    finally:
+        context.close()
+
+
 def test_footer_says_why_a_fallback_reader_answers(browser, base_url):
     """A reader standing in for another carries a note (/health); the footer shows it, as
     text: markup in it is shown, never run."""
     health = httpx.get(f"{base_url}/health", timeout=5).json()
     note = "the neural reader is not used: <b>adapter</b> missing"
     health["reader"]["note"] = note
-    context = browser.new_context(locale="zh-CN")
-    context.set_default_timeout(WAIT_MS)
-    context.route(
-        "**/health",
-        lambda r: r.fulfill(status=200, content_type="application/json", body=json.dumps(health)),
-    )
-    try:
-        page = context.new_page()
-        page.goto(base_url + "/")
+    with page_answered_by(browser, base_url, "/health", health) as page:
         expect(page.locator("#footer-reader [data-testid=fallback-note]")).to_contain_text(note)
         assert page.locator("#footer-reader b").count() == 0
-    finally:
-        context.close()
 
 
 def test_a_doubtful_answer_looks_like_a_guess(browser, base_url):
@@ -441,19 +451,9 @@ def test_a_doubtful_answer_looks_like_a_guess(browser, base_url):
     real = httpx.post(f"{base_url}/ask", json={"question": question}, timeout=30).json()
     assert real["answer"] and real["doubtful"] is False
     doubtful = {**real, "confidence": 0.44, "doubtful": True}
-    context = browser.new_context(locale="zh-CN")
-    context.set_default_timeout(WAIT_MS)
-    context.route(
-        "**/ask",
-        lambda r: r.fulfill(status=200, content_type="application/json", body=json.dumps(doubtful)),
-    )
-    try:
-        page = context.new_page()
-        page.goto(base_url + "/")
+    with page_answered_by(browser, base_url, "/ask", doubtful) as page:
         box = ask(page, question)
         expect(box).to_have_class(re.compile("is-doubtful"))
         expect(box.locator("[data-testid=doubt-label]")).to_have_text("可能是")
         expect(box.locator("[data-testid=answer-text]")).to_contain_text(real["answer"])
         expect(box.locator("[data-testid=confidence]")).to_contain_text("置信度 44%（不确定")
-    finally:
-        context.close()

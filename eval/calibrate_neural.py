@@ -74,6 +74,7 @@ def calibrate(index_dir: Path, dataset: Path, negatives: int, out: Path) -> dict
         "a": round(a, 6),
         "b": round(b, 6),
         "threshold": round(float(threshold), 6),
+        "runtime": reader.backend_used,
         "fitted_on": {
             "dev_questions": len(dev),
             "dev_unanswerable": int(sum(not q.answerable for q in dev)),

@@ -114,8 +114,14 @@ def test_calibration_for_another_adapter_is_not_used(tmp_path):
         json.dumps({"adapter_sha256": "0" * 64, "a": 3.0, "b": -1.0, "threshold": 0.9}),
         encoding="utf-8",
     )
-    assert load_calibration("f" * 64, cal) == {"a": 1.0, "b": 0.0, "threshold": 0.5}
-    assert load_calibration("0" * 64, cal) == {"a": 3.0, "b": -1.0, "threshold": 0.9}
+    default = {"a": 1.0, "b": 0.0, "threshold": 0.5, "runtime": None}
+    assert load_calibration("f" * 64, cal) == default
+    assert load_calibration("0" * 64, cal) == {
+        "a": 3.0,
+        "b": -1.0,
+        "threshold": 0.9,
+        "runtime": None,
+    }
     assert load_calibration("0" * 64, tmp_path / "none.json")["threshold"] == 0.5
 
 
@@ -231,7 +237,7 @@ def test_concurrent_questions_read_as_one_at_a_time(neural, sample_corpus):
     assert together == alone * 2
 
 
-def test_onnx_int8_reads_like_pytorch_and_its_graph_is_cached(neural, sample_corpus, tmp_path):
+def test_onnx_int8_reads_like_pytorch_and_its_graph_is_cached(neural, sample_corpus, caplog):
     """The served runtime (an int8 ONNX graph exported once into the models folder) picks the
     same spans as the merged PyTorch model on real passages, nearly always."""
     assert neural.backend_used == "onnx-int8"
@@ -239,9 +245,11 @@ def test_onnx_int8_reads_like_pytorch_and_its_graph_is_cached(neural, sample_cor
 
     cached = list((models_home() / ".neural-reader").glob("*-int8.onnx"))
     assert len(cached) == 1 and not list(cached[0].parent.glob(".*partial*"))
+    assert neural.calibrated_on == "onnx-int8"  # the committed calibration's runtime
     torch_reader = NeuralReader.load(runtime="torch")
     torch_reader.warm_up()
     assert torch_reader.backend_used == "torch"
+    assert any("calibrated on onnx-int8" in r.getMessage() for r in caplog.records)
     chunks = [c for c in sample_corpus.chunks if len(c.text) > 200][:12]
     same = 0
     for c in chunks:
@@ -267,3 +275,22 @@ def test_an_unreadable_cached_graph_is_exported_again(installed_model, tmp_path,
     reader.warm_up()
     assert reader.backend_used == "onnx-int8"
     assert target.stat().st_size > 1_000_000
+
+
+def test_focused_reading_packs_the_best_sentences_into_one_context(
+    installed_model, offline_index, sample_corpus
+):
+    """``focus``: the sentences that hold most of the question, from all the passages, read
+    as one context; spans still map to exact article offsets."""
+    reader = NeuralReader.load(focus=300)
+    pipe = Pipeline.over(offline_index, reader)
+    question = "天津港2023年的集装箱航线有多少条？"
+    passages = pipe.retriever.search(question, 8)
+    contexts = reader._contexts(question, passages)
+    assert len(contexts) == 1 and sum(len(p.text) for p in contexts[0]) <= 300 + 200
+    for piece in contexts[0]:
+        assert piece.text == passages[piece.passage].article.text[piece.base_start : piece.base_end]
+    reading = reader.read(question, passages)
+    assert reading.guesses[0].text == "145条"
+    for g in reading.guesses:
+        assert passages[g.passage].article.text[g.start : g.end] == g.text

@@ -32,7 +32,7 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -134,10 +134,11 @@ def check_adapter(adapter_dir: Path = ADAPTER_DIR, base: Path | None = None) -> 
     return manifest, base
 
 
-def load_calibration(adapter_sha256: str, path: Path = CALIBRATION) -> dict[str, float]:
-    """``a``, ``b`` and ``threshold`` for this adapter; the plain defaults (``margin > 0``)
-    when the file is missing or was fitted for another adapter."""
-    default = {"a": 1.0, "b": 0.0, "threshold": 0.5}
+def load_calibration(adapter_sha256: str, path: Path = CALIBRATION) -> dict[str, Any]:
+    """``a``, ``b``, ``threshold`` and the ``runtime`` they were fitted on, for this adapter;
+    the plain defaults (``margin > 0``, any runtime) when the file is missing or was fitted
+    for another adapter."""
+    default: dict[str, Any] = {"a": 1.0, "b": 0.0, "threshold": 0.5, "runtime": None}
     try:
         cal = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -145,7 +146,7 @@ def load_calibration(adapter_sha256: str, path: Path = CALIBRATION) -> dict[str,
     if cal.get("adapter_sha256") != adapter_sha256:
         log.warning("the neural reader's calibration is for another adapter; using defaults")
         return default
-    return {k: float(cal[k]) for k in default}
+    return {**{k: float(cal[k]) for k in ("a", "b", "threshold")}, "runtime": cal.get("runtime")}
 
 
 def _sigmoid(z: float) -> float:
@@ -178,6 +179,7 @@ class NeuralReader:
         self.type_penalty = TYPE_PENALTY
         cal = load_calibration(manifest["files"]["adapter_model.safetensors"])
         self.a, self.b, self.threshold = cal["a"], cal["b"], cal["threshold"]
+        self.calibrated_on = cal["runtime"]  # margins shift a few logits between runtimes
         self.name = "neural (multilingual-e5-small + LoRA)"
         if runtime not in ("auto", "onnx-int8", "onnx", "torch"):
             raise ValueError(f"runtime: auto, onnx-int8, onnx or torch, not {runtime!r}")
@@ -222,6 +224,13 @@ class NeuralReader:
                 self.backend_used = "torch"
             else:
                 self.backend_used = "onnx" if self.runtime == "onnx" else "onnx-int8"
+            if self.calibrated_on and self.calibrated_on != self.backend_used:
+                log.warning(
+                    "the neural reader runs on %s but was calibrated on %s: its confidence "
+                    "is off by a little; recalibrate (python -m eval.calibrate_neural)",
+                    self.backend_used,
+                    self.calibrated_on,
+                )
 
     def _merged(self) -> tuple[Any, Any]:
         try:
@@ -318,7 +327,7 @@ class NeuralReader:
                 owner = sent.article.id
                 last = pieces[-1] if pieces else None
                 if last and last.owner == owner and last.base_end == sent.start:
-                    pieces[-1] = last.extended(sent.end, sent.article.text)
+                    pieces[-1] = replace(last, base_end=sent.end)  # contiguous: one piece
                     at += sent.end - sent.start
                     continue
                 at += 1 if pieces else 0  # a newline between pieces
@@ -385,7 +394,7 @@ class NeuralReader:
                 for e in top_e:
                     if e < s or e - s + 1 > MAX_ANSWER_TOKENS:
                         continue
-                    end = min(offsets[f][e][1], piece.at + piece.base_end - piece.base_start)
+                    end = min(offsets[f][e][1], piece.end)
                     text = piece.base
                     a, b = trim(text, piece.to_base(offsets[f][s][0]), piece.to_base(end))
                     if b <= a:
@@ -425,15 +434,14 @@ class _Piece:
     def text(self) -> str:
         return self.base[self.base_start : self.base_end]
 
+    @property
+    def end(self) -> int:
+        """Where the piece ends in the context string."""
+        return self.at + self.base_end - self.base_start
+
     def to_base(self, ctx_offset: int) -> int:
         return self.base_start + ctx_offset - self.at
 
-    def extended(self, end: int, base: str) -> _Piece:
-        return _Piece(self.at, self.passage, base, self.base_start, end, self.owner)
-
 
 def _piece_at(pieces: Sequence[_Piece], ctx_offset: int) -> _Piece | None:
-    for piece in pieces:
-        if piece.at <= ctx_offset < piece.at + piece.base_end - piece.base_start:
-            return piece
-    return None
+    return next((p for p in pieces if p.at <= ctx_offset < p.end), None)

@@ -294,3 +294,20 @@ def test_focused_reading_packs_the_best_sentences_into_one_context(
     assert reading.guesses[0].text == "145条"
     for g in reading.guesses:
         assert passages[g.passage].article.text[g.start : g.end] == g.text
+
+
+def test_the_cli_refuses_an_unusable_neural_reader_with_its_message(
+    empty_caches, offline_index, capsys
+):
+    """`--reader neural` without a usable reader: exit 2 and the reason, no traceback, for
+    `rag ask` and for `rag serve` before it starts a server."""
+    from rag.cli import main
+
+    for argv in (
+        ["ask", "天津港有多少条航线？", "--index-dir", str(offline_index), "--reader", "neural"],
+        ["serve", "--index-dir", str(offline_index), "--reader", "neural", "--port", "9"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "error: the neural reader's base model" in err and "rag models install" in err
+        assert "Traceback" not in err

@@ -87,6 +87,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"the index at {index_dir} has format {manifest.get('format_version')!r}, this "
             f"version reads {FORMAT_VERSION}; {rebuild_hint(index_dir)}"
         )
+    if args.reader == "neural":  # refused now with its message, not as a failed start-up
+        from rag.reader.neural.reader import check_adapter
+
+        check_adapter()
     corpus = args.corpus_dir or manifest.get("settings", {}).get("corpus_dir")
     print(
         f"serving {index_dir} on http://{args.host}:{args.port}/ (corpus {corpus})", file=sys.stderr

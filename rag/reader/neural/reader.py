@@ -61,7 +61,7 @@ MAX_ANSWER_CHARS = 40
 TYPE_PENALTY = 4.0  # a span that cannot be the kind asked for (no numeral for "how many")
 
 
-class NeuralReaderError(RuntimeError):
+class NeuralReaderError(ValueError):
     """The neural reader cannot be used: its adapter or its base model is missing or does
     not match. The message says which and what to run."""
 

@@ -32,12 +32,13 @@ from eval.train_reader import choose_threshold
 log = logging.getLogger("eval.calibrate_neural")
 
 
-def margins(reader, pipe, questions: Sequence[str]) -> list[tuple[float, str]]:
-    """(top margin, top span text) per question; no span: (-inf, "")."""
+def margins(pipe, questions: Sequence[str]) -> list[tuple[float, str]]:
+    """(top margin, top span text) per question, read by the pipeline's reader; no span:
+    (-inf, "")."""
     out = []
     for q in questions:
         passages = pipe.retriever.search(q, pipe.settings.read_k)
-        reading = reader.read(q, passages[: pipe.settings.read_k])
+        reading = pipe.read(q, passages[: pipe.settings.read_k])
         g = reading.guesses[0] if reading.guesses else None
         out.append((g.score, g.text) if g else (float("-inf"), ""))
     return out
@@ -56,7 +57,7 @@ def calibrate(index_dir: Path, dataset: Path, negatives: int, out: Path) -> dict
     dev = [q for q in load_questions(dataset) if q.split == "dev"]
     others = [e.question for e in load_all()[0]["tune"]][:negatives]
     texts = [q.question for q in dev] + others
-    got = margins(reader, pipe, tqdm(texts, desc="calibration questions", unit="q"))
+    got = margins(pipe, tqdm(texts, desc="calibration questions", unit="q"))
     answerable = np.array([q.answerable for q in dev] + [False] * len(others))
     right = np.array(
         [q.answerable and f1(t, list(q.answers)) >= 0.5 for q, (_, t) in zip(dev, got)]

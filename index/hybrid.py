@@ -63,6 +63,7 @@ class HybridRetriever:
     def search(self, question: str, k: int = 5) -> list[Passage]:
         s = self.settings
         depth = max(s.depth, k)
+        question = self.store.matching_text(question)
         tokens = self.store.tokenizer.tokens(question)  # segmented once, for both retrievers
         q = self.store.embedder.embed_query(question, tokens=tokens)
         d_ids, _ = self.store.vstore.search(q, depth)

@@ -21,6 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from rag.text.script import fold
 from rag.types import Article, Chunk, OffsetRuns
 
 # 2: the original text of every source is kept (evidence is quoted from it)
@@ -110,6 +111,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def index_text(c: Chunk) -> str:
-    """What is indexed for a chunk: its title and section give it context."""
+    """What is indexed for a chunk: its title and section give it context; folded to one
+    script (:func:`rag.text.script.fold`), so Traditional and Simplified words match."""
     head = c.title if not c.section else f"{c.title} {c.section}"
-    return f"{head}\n{c.text}"
+    return fold(f"{head}\n{c.text}")

@@ -29,6 +29,7 @@ from index.layout import (
 )
 from index.tokens import SearchTokenizer, TokenTable
 from index.vector import VectorStore
+from rag.text.script import FOLDING, fold
 from rag.types import Article, Chunk
 
 
@@ -94,6 +95,16 @@ class IndexStore:
     @property
     def version(self) -> str:
         return self.folder.name
+
+    @property
+    def folds(self) -> bool:
+        """Whether this index's text was folded to one script (built since folding came):
+        then questions are folded the same way before they are matched."""
+        return self.manifest.get("settings", {}).get("folding") == FOLDING
+
+    def matching_text(self, text: str) -> str:
+        """``text`` in the script this index's words are in (same length, same offsets)."""
+        return fold(text) if self.folds else text
 
     # -- loading ---------------------------------------------------------------------
     @staticmethod

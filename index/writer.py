@@ -26,6 +26,7 @@ from index.embedders import Embedder
 from index.layout import FORMAT_VERSION, index_text, row_of, write_jsonl
 from index.tokens import SearchTokenizer, TokenTable, learn_terms, tokenize_many
 from index.vector import VectorStore
+from rag.text.script import fold
 from rag.types import Article, Chunk
 
 Progress = Callable[[str, int, int | None], Any]
@@ -174,9 +175,11 @@ def _tokenizer(
     """A full build learns the vocabulary from everything; an update adds the fresh terms."""
     fresh = [a for d in sources.values() if d for a in d.articles]
     if previous is None:
-        terms = learn_terms(a.text for a in fresh)
+        terms = learn_terms(fold(a.text) for a in fresh)
     else:
-        terms = sorted(set(previous.tokenizer.terms) | set(learn_terms(a.text for a in fresh)))
+        terms = sorted(
+            set(previous.tokenizer.terms) | set(learn_terms(fold(a.text) for a in fresh))
+        )
     return SearchTokenizer(terms=terms)
 
 

@@ -18,6 +18,7 @@ from rag.ingest import TEXT_PIPELINE_VERSION
 from rag.ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, Chunker
 from rag.ingest.loaders import CorpusError, UnreadableFile, iter_corpus, load_file, source_name
 from rag.ingest.segment import ArticleSegmenter
+from rag.text.script import FOLDING
 
 log = logging.getLogger("rag.indexing")
 
@@ -136,6 +137,7 @@ def _chunk_settings(
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
         "text_pipeline": TEXT_PIPELINE_VERSION,
+        "folding": FOLDING,
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from rag.question_rule import MAX_QUESTION_CHARS, QuestionError, check_question
 from rag.reader import Reader, Reading, SpanGuess, make_reader
+from rag.reader.folding import FoldedArticles, read_folded
 from rag.text.lexicon import CLAUSE_BREAK
 from rag.text.sentences import article_sentences
 from rag.types import Answer, Article, Citation, Evidence, Passage
@@ -39,6 +40,7 @@ class Pipeline:
         self.retriever = HybridRetriever(store)
         self.reader = reader
         self.settings = settings or PipelineSettings()
+        self._folded = FoldedArticles()
 
     @classmethod
     def load(cls, index_dir: Path, reader: str = "auto") -> Pipeline:
@@ -135,7 +137,7 @@ class Pipeline:
         t0 = time.perf_counter()
         passages = self.retriever.search(question, max(top_k, self.settings.read_k))
         t1 = time.perf_counter()
-        reading = self.reader.read(question, passages[: self.settings.read_k])
+        reading = self.read(question, passages[: self.settings.read_k])
         t2 = time.perf_counter()
         answer = self.compose(question, passages, reading, top_k)
         timings = {
@@ -144,6 +146,14 @@ class Pipeline:
             "total": (time.perf_counter() - t0) * 1000,
         }
         return replace(answer, timings_ms=timings)
+
+    def read(self, question: str, passages: list[Passage]) -> Reading:
+        """The reader's reading, in the script the index matches in: an index built with
+        folding has the question and passages folded to Simplified for the reader (same
+        offsets), and the guesses come back in the article's own characters."""
+        if not self.store.folds:
+            return self.reader.read(question, passages)
+        return read_folded(self.reader, question, passages, self._folded)
 
     def compose(
         self, question: str, passages: list[Passage], reading: Reading, top_k: int

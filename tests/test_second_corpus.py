@@ -100,3 +100,31 @@ def test_answers_are_in_the_documents_own_script(second_corpus):
         assert original[ev.answer_start : ev.answer_end] == ans.answer
         assert original[ev.start : ev.end] == ev.text
     assert answered >= 20
+
+
+def test_asked_in_the_other_script_the_answers_stay(second_corpus):
+    """Simplified questions about the Traditional articles, Traditional ones about the
+    Simplified articles: matched in one script, they get the answers that questions in the
+    document's own script get, in the document's characters."""
+    opencc = pytest.importorskip("opencc")
+    from rag.pipeline import Pipeline
+
+    work = second_corpus["dir"]
+    other = opencc.OpenCC("t2s" if second_corpus["script"] == "traditional" else "s2t")
+    pipe = Pipeline.load(work / "index", "auto")
+    questions = [q for q in load_questions(work / "questions.jsonl") if q.answerable][:40]
+    same = answered = converted = 0
+    for q in questions:
+        asked = other.convert(q.question)
+        converted += asked != q.question
+        own, crossed = pipe.ask(q.question), pipe.ask(asked)
+        same += (own.answer, own.best_guess) == (crossed.answer, crossed.best_guess)
+        if crossed.answer is not None:
+            answered += 1
+            ev = crossed.evidence
+            assert (
+                pipe.store.originals[ev.source][ev.answer_start : ev.answer_end] == crossed.answer
+            )
+    assert same == len(questions), f"{same} of {len(questions)} the same"
+    assert answered >= 30
+    assert converted >= len(questions) // 2  # most questions do read differently

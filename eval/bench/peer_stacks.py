@@ -68,7 +68,7 @@ class Ours(Stack):
 
 def read_and_compose(pipe: Pipeline, question: str, passages: list[Passage]) -> Answer:
     """Our answer step on someone else's passages: reader, then evidence and citation."""
-    reading = pipe.reader.read(question, passages[:READ_K])
+    reading = pipe.read(question, passages[:READ_K])
     return pipe.compose(question, passages, reading, TOP_K)
 
 

@@ -7,7 +7,7 @@ Offsets are Python string indices into the original file text as read, so that
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,9 @@ class Document:
     text: str  # the original text as read; every offset in the system points into it
     encoding: str = "utf-8"
     kind: str = "text"  # text | markdown | html | pdf | docx
+    # what the file says of itself (a web page's author, date, site as publication): the
+    # defaults of its articles' fields
+    meta: Mapping[str, str] = field(default_factory=dict)
 
 
 class OffsetRuns(Sequence[int]):

@@ -17,6 +17,8 @@ from rag.ingest import TEXT_PIPELINE_VERSION
 # version -> sha256 of the sample corpus's articles and chunks under that version
 DIGESTS = {
     "985b76108b3d4788": "7551ac79bf6ce66915f2ac413eccfe1363061bcae8e228359cd10f1ec526486f",
+    # web pages: main text only (rag/ingest/web.py); the sample corpus has no page
+    "cf08f1b92da1f61d": "7551ac79bf6ce66915f2ac413eccfe1363061bcae8e228359cd10f1ec526486f",
 }
 
 

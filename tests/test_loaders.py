@@ -14,11 +14,11 @@ from rag.ingest.loaders import (
     CorpusError,
     UnreadableFile,
     decode_bytes,
-    html_to_text,
     iter_corpus,
     load_corpus,
     load_file,
 )
+from rag.ingest.web import html_to_text
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 

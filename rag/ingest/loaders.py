@@ -13,10 +13,10 @@ import logging
 import os
 import re
 import unicodedata
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from rag.ingest.web import read_page
 from rag.types import Document
 
 log = logging.getLogger("rag.ingest.loaders")
@@ -159,28 +159,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- formats
 
-_DROP_TAGS = ["script", "style", "noscript", "template", "head", "title"]
-_BLOCK_TAGS = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "body", "caption", "dd", "details",
-        "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
-        "header", "hgroup", "hr", "html", "li", "main", "nav", "ol", "p", "pre", "section",
-        "summary", "table", "tbody", "tfoot", "thead", "tr", "ul",
-    }
-)  # fmt: skip
-_HEADING = re.compile(r"h([1-6])")
-_PARA, _LINE = "\x00", "\x01"  # sentinels for block and <br> breaks while walking HTML
-# wider than lexicon.HAN and is_cjk: a source line break next to CJK punctuation, kana or a
-# full-width form is a wrap too (such text is written without spaces)
-_CJK = "[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]"
-_CJK_WRAP = re.compile(rf"(?<={_CJK})[ \t\r\f]*\n[ \t\r\n\f]*(?={_CJK})")
-_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-
-
-def _squeeze(line: str) -> str:
-    """Collapse HTML whitespace; a source line break between CJK characters vanishes."""
-    return _HTML_SPACE.sub(" ", _CJK_WRAP.sub("", line)).strip()
 
 
 def _decode_html(data: bytes) -> tuple[str, str]:
@@ -200,52 +179,6 @@ def _decode_html(data: bytes) -> tuple[str, str]:
                 if not _looks_binary(text):
                     return _normalise_newlines(text), codec
     return decode_bytes(data)
-
-
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML page: blocks separated by blank lines, ``<hN>`` as ``#`` lines."""
-    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-    from bs4.element import NavigableString, PreformattedString, Tag
-
-    with warnings.catch_warnings():  # a page whose text looks like a URL or a file name is
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)  # still just a page
-        soup = BeautifulSoup(markup, "html.parser")
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    parts: list[str] = []
-
-    def walk(node: Tag, pre: bool = False) -> None:
-        for child in node.children:
-            if isinstance(child, NavigableString):
-                if not isinstance(child, PreformattedString):  # comments, doctype, CDATA
-                    text = str(child).replace(_PARA, "").replace(_LINE, "")
-                    parts.append(text.replace("\n", _LINE) if pre else text)
-            elif not isinstance(child, Tag):
-                continue
-            elif child.name == "br":
-                parts.append(_LINE)
-            elif heading := _HEADING.fullmatch(child.name):
-                title = _squeeze(child.get_text())
-                if title:
-                    parts.append(f"{_PARA}{'#' * int(heading.group(1))} {title}{_PARA}")
-            elif child.name in _BLOCK_TAGS:
-                parts.append(_PARA)
-                walk(child, pre or child.name == "pre")
-                parts.append(_PARA)
-            elif child.name in ("td", "th"):
-                parts.append(" ")
-                walk(child, pre)
-                parts.append(" ")
-            else:
-                walk(child, pre)
-
-    walk(soup)
-    blocks = []
-    for block in "".join(parts).split(_PARA):
-        lines = [line for line in map(_squeeze, block.split(_LINE)) if line]
-        if lines:
-            blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
 
 
 def _pdf_text(path: Path) -> str:
@@ -307,6 +240,7 @@ def load_file(path: Path, root: Path) -> Document:
     kind = SUPPORTED.get(suffix)
     if kind is None:
         raise UnreadableFile(f"unsupported file type {suffix or '(no extension)'!r}")
+    meta: dict[str, str] = {}
     if kind == "pdf":
         text, encoding = _pdf_text(path), "pdf"
     elif kind == "docx":
@@ -317,12 +251,15 @@ def load_file(path: Path, root: Path) -> Document:
             raise UnreadableFile("empty file")
         if kind == "html":
             markup, encoding = _decode_html(data)
-            text = html_to_text(markup)
+            page = read_page(markup)
+            text, meta = page.text, page.meta
         else:
             text, encoding = decode_bytes(data)
     if not text.strip():
         raise UnreadableFile("no text (empty or whitespace only)")
-    return Document(source=source_name(path, root), text=text, encoding=encoding, kind=kind)
+    return Document(
+        source=source_name(path, root), text=text, encoding=encoding, kind=kind, meta=meta
+    )
 
 
 def _check_root(root: Path) -> None:

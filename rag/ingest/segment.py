@@ -16,6 +16,7 @@ step from a draft to an :class:`~rag.types.Article`: its text, offset map, span 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 from rag.ingest.cleaning import Line, continues, ends_sentence, paragraph_break, read_lines
 from rag.ingest.drafts import Draft, draft_articles
@@ -56,6 +57,11 @@ class ArticleSegmenter:
         if not articles:  # a short note, a plain upload: the whole file is one article
             art = self._build(doc, lines, self._whole(doc, lines), seen, masthead, 1)
             articles = [art] if art is not None else []
+        if doc.meta:  # what the file says of itself fills what its text did not say
+            articles = [
+                replace(a, **{k: v for k, v in doc.meta.items() if not getattr(a, k)})
+                for a in articles
+            ]
         return articles
 
     def _whole(self, doc: Document, lines: list[Line]) -> Draft:

@@ -24,9 +24,13 @@ UNIT_CLASS: dict[str, str] = {
     **dict.fromkeys(("%", "％", "个百分点", "成", "倍"), "percent"),
     **dict.fromkeys(("名", "人", "人次", "万人次", "位", "万人", "名人", "余人"), "people"),
     **dict.fromkeys(("年", "个月", "月", "天", "日", "小时", "分钟", "秒", "周", "年间"), "time"),
-    **dict.fromkeys(("公里", "千米", "米", "里", "厘米", "毫米"), "length"),
+    **dict.fromkeys(
+        ("公里", "千米", "米", "里", "厘米", "毫米", "公分", "英里", "海里", "英尺"), "length"
+    ),
     **dict.fromkeys(("平方米", "平方公里", "亩", "公顷", "万亩", "万平方米"), "area"),
-    **dict.fromkeys(("吨", "万吨", "公斤", "千克", "斤"), "mass"),
+    **dict.fromkeys(
+        ("吨", "万吨", "公吨", "公斤", "万公斤", "千克", "斤", "台斤", "克", "毫克"), "mass"
+    ),
     **dict.fromkeys(
         (
             "个",
@@ -94,6 +98,14 @@ UNIT_CLASS: dict[str, str] = {
             "轮",
             "季",
             "户次",
+            # measures of other corpora than the sample's (volume, energy)
+            "升",
+            "公升",
+            "毫升",
+            "万立方米",
+            "千瓦时",
+            "万千瓦时",
+            "兆瓦",
         ),
         "count",
     ),

@@ -3,9 +3,11 @@
 >>> app = create_app(Path("var/index"), corpus_dir=Path("corpus"), reader="offline")  # doctest: +SKIP
 >>> uvicorn.run(app)  # doctest: +SKIP
 
-Endpoints: ``POST /ask``, ``GET /health``, ``GET /articles``, ``GET /articles/{id}``,
-``POST /documents``, ``DELETE /documents/{source}``, ``GET /metrics``, ``GET /`` (the chat
-page), ``/static/…`` and the OpenAPI pages at ``/docs``.
+Endpoints, under ``/v1`` (and at the same paths without it, as before the prefix):
+``POST /ask``, ``GET /health``, ``GET /livez``, ``GET /readyz``, ``GET /articles`` (paged
+under ``/v1``), ``GET /articles/{id}``, ``POST /documents`` (201), ``DELETE
+/documents/{source}``, ``GET /metrics``; and ``GET /`` (the chat page), ``/favicon.ico``,
+``/static/…``, the OpenAPI pages at ``/docs``. ``HEAD`` answers wherever ``GET`` does.
 
 Every error is JSON ``{"detail": "…"}``: a question that is empty or over
 :data:`~rag.question_rule.MAX_QUESTION_CHARS` characters is a 422 (it is an invalid field
@@ -28,13 +30,15 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.loop_turns import LoopTurns
 from api.metrics import Metrics
-from api.middleware import BodyLimit, RequestObserver
+from api.middleware import BodyLimit, HeadAsGet, RequestObserver
 from api.routes import articles, ask, documents, health, page
 from api.schemas import ErrorOut
+from rag import __version__
 from rag.live_index import LiveIndex
 
 log = logging.getLogger("api")
 
+API_PREFIX = "/v1"
 MAX_BODY_BYTES = 64 * 1024  # every request but an upload
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a whole POST /documents body, all files together
 
@@ -47,6 +51,7 @@ def create_app(
     allow_local_writes: bool = False,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     max_body_bytes: int = MAX_BODY_BYTES,
+    log_questions: bool = False,
 ) -> FastAPI:
     """The service over the index in ``index_dir``; uploads go to ``corpus_dir``.
 
@@ -57,7 +62,7 @@ def create_app(
     app = FastAPI(
         title="rag-zh",
         summary="Extractive question answering over Chinese documents, with citations.",
-        version="0.1.0",
+        version=__version__,
         lifespan=_serving(Path(index_dir), Path(corpus_dir) if corpus_dir else None, reader),
         responses={500: {"model": ErrorOut, "description": "internal error"}},
     )
@@ -66,12 +71,18 @@ def create_app(
     app.state.allow_local_writes = allow_local_writes
     app.state.write_mode = "api-key" if key else ("local" if allow_local_writes else "disabled")
     app.state.metrics = Metrics()
+    app.state.log_questions = log_questions or bool(os.environ.get("RAG_LOG_QUESTIONS"))
     app.state.turns = LoopTurns()
     app.add_middleware(BodyLimit, default=max_body_bytes, uploads=max_upload_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RequestObserver, metrics=app.state.metrics)  # outermost: sees every status
     errors.install(app)
-    for routes in (ask, health, articles, documents, page):
-        app.include_router(routes.router)
+    for routes in (ask, health, articles, documents):
+        app.include_router(routes.router, prefix=API_PREFIX)
+    # the paths before the versioned prefix answer as they did (left out of the schema)
+    for router in (ask.router, health.router, articles.legacy_router, documents.router):
+        app.include_router(router, include_in_schema=False)
+    app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     return app
 

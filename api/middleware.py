@@ -1,4 +1,5 @@
-"""ASGI middleware: the request body limit, and timing, counting and logging every request."""
+"""ASGI middleware: the request body limit, HEAD as GET, and timing, counting and logging
+every request."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.logs import new_request_id, request_id, timestamp
 from api.metrics import Metrics
 
 log = logging.getLogger("api")
@@ -19,6 +21,12 @@ access_log = logging.getLogger("api.access")
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"请求体过大，上限 {limit} 字节（request body over {limit} bytes）")
+
+
+# a body over the limit is read and thrown away up to this size before the 413 is sent, so
+# that a client still sending reads the answer (one that is closed on mid-send sees only a
+# "connection reset"); a larger one is answered at once and the connection closed
+DRAIN_MAX = 64 * 1024 * 1024
 
 
 class BodyLimit:
@@ -32,7 +40,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
-        upload = scope["method"] == "POST" and path == "/documents"
+        upload = scope["method"] == "POST" and path in ("/documents", "/v1/documents")
         limit = self.uploads if upload else self.default
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         try:
@@ -42,24 +50,64 @@ class BodyLimit:
             return
         seen = 0
 
+        async def drain(message: Message) -> None:
+            """Read the rest of the body (up to DRAIN_MAX) so the 413 reaches the client."""
+            nonlocal seen
+            while message["type"] == "http.request" and message.get("more_body", False):
+                if seen > DRAIN_MAX:
+                    return
+                message = await receive()
+                seen += len(message.get("body", b""))
+
+        if too_big:  # answered here, whatever the route would read: after the body, if sent
+            if int(declared) <= DRAIN_MAX:
+                first = await receive()
+                seen += len(first.get("body", b""))
+                await drain(first)
+            detail = BodyTooLarge(limit).detail
+            response = JSONResponse({"detail": detail}, 413, headers={"Connection": "close"})
+            await response(scope, receive, send)
+            return
+
         async def counted() -> Message:
             # raised inside the route's body reading, so FastAPI answers it and the route is
-            # known to the metrics; a declared length over the limit fails before any reading
+            # known to the metrics
             nonlocal seen
-            if too_big:
-                raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    await drain(message)
                     raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counted, send)
 
 
+class HeadAsGet:
+    """``HEAD`` answers wherever ``GET`` does: the same status and headers, no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 class RequestObserver:
-    """Time, count and log every request (one JSON line); turn a crash into a JSON 500."""
+    """Time, count and log every request (one JSON line, with its id); turn a crash into a
+    JSON 500. A route adds to the line through ``scope["rag.log"]`` (a dict)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
@@ -70,11 +118,17 @@ class RequestObserver:
             return
         t0 = time.perf_counter()
         status, started = 500, False
+        rid = new_request_id(dict(scope["headers"]).get(b"x-request-id"))
+        token = request_id.set(rid)
+        scope["rag.log"] = {}
 
         async def observed(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -91,9 +145,14 @@ class RequestObserver:
             self.metrics.observe(scope["method"], route, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
                 line = {
+                    "ts": timestamp(),
+                    "level": "INFO",
+                    "request_id": rid,
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
                     "ms": round(seconds * 1000, 1),
+                    **scope["rag.log"],
                 }
                 access_log.info(orjson.dumps(line).decode())
+            request_id.reset(token)

@@ -70,6 +70,13 @@ ArticleOut = _model_of(
 )
 
 
+class ArticlePageOut(BaseModel):
+    total: int = Field(description="articles in all (that match ``q``)")
+    limit: int
+    offset: int
+    items: list[ArticleOut]  # type: ignore[valid-type]
+
+
 class AnswerOut(BaseModel):
     model_config = _OPEN
 

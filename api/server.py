@@ -19,18 +19,12 @@ _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Plain lines for the service log; the access log is bare JSON, one line per request."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    access = logging.getLogger("api.access")
-    if not access.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(handler)
-    access.propagate = False
-    access.setLevel(logging.INFO)
+    """JSON lines (``RAG_LOG_FORMAT=text`` for plain ones); the access log is JSON either way."""
+    import os
+
+    from api.logs import configure
+
+    configure(level, os.environ.get("RAG_LOG_FORMAT", "json"))
 
 
 def serve(

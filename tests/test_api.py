@@ -245,8 +245,10 @@ def test_openapi_lists_the_endpoints(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("/ask", "/health", "/articles", "/articles/{article_id}", "/documents", "/metrics"):
-        assert p in paths
-    assert "/documents/{source}" in paths
+        assert "/v1" + p in paths
+        assert p not in paths  # the paths before /v1 answer, but the schema names one of each
+    for p in ("/livez", "/readyz", "/documents/{source}"):
+        assert "/v1" + p in paths
 
 
 # -- metrics and the access log ----------------------------------------------------------
@@ -376,7 +378,7 @@ def test_traversal_names_write_only_inside_the_corpus(client, site):
         ("files", ("..\\x.txt", NEW_FACT.replace("星河湾", "月亮湾").encode(), "text/plain")),
     ]
     r = client.post("/documents", files=files, headers=AUTH)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     assert sorted(r.json()["added"]) == ["escape.txt", "x.txt"]
     assert corpus_files(site) == before | {"corpus/escape.txt", "corpus/x.txt"}
     for name in ("escape.txt", "x.txt"):
@@ -395,7 +397,7 @@ def test_delete_unknown_or_outside_is_404(client, site):
 def test_upload_then_ask_cites_the_new_file_and_delete_removes_it(client, site):
     chunks_before = client.get("/health").json()["chunk_count"]
     r = upload(client, "星河湾科技馆.txt", NEW_FACT.encode())
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     report = r.json()
     assert report["added"] == ["星河湾科技馆.txt"] and report["removed"] == []
     assert report["chunk_count"] > chunks_before and report["version"].startswith("v-")
@@ -440,7 +442,7 @@ def test_concurrent_questions_during_an_upload_all_succeed(client, app, site):
         stop.set()
         for w in workers:
             w.result()
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     assert len(results) >= len(questions)
     for _, _, status, body in results:
         assert status == 200
@@ -497,3 +499,81 @@ def test_index_rebuilt_outside_is_picked_up(tmp_path, corpus_dir):
         assert client.get("/health").json()["index_version"] == after["index_version"]
         r = client.post("/ask", json={"question": "本市今年新建了多少座智慧公园？"})
         assert r.status_code == 200 and r.json()["answer"] == "12座"
+
+
+# -- HTTP conventions: /v1, paging, HEAD, favicon, probes, request ids --------------------------
+def test_the_versioned_paths_answer_as_the_old_ones(client):
+    old = client.post("/ask", json={"question": QUESTION}).json()
+    new = client.post("/v1/ask", json={"question": QUESTION}).json()
+    assert new["answer"] == old["answer"] == "津门故里"
+    assert (
+        client.get("/v1/health").json()["index_version"]
+        == client.get("/health").json()["index_version"]
+    )
+
+
+def test_v1_articles_are_paged_and_the_old_list_is_kept(client):
+    everything = client.get("/articles")
+    assert int(everything.headers["X-Total-Count"]) == len(everything.json()) > 60
+    page = client.get("/v1/articles", params={"limit": 10, "offset": 20}).json()
+    assert page["total"] == len(everything.json()) and page["limit"] == 10
+    assert page["offset"] == 20
+    assert [a["id"] for a in page["items"]] == [a["id"] for a in everything.json()[20:30]]
+    assert client.get("/v1/articles").json()["limit"] == 50  # a page by default
+    assert client.get("/v1/articles", params={"limit": 501}).status_code == 422
+    assert client.get("/v1/articles", params={"offset": -1}).status_code == 422
+    beyond = client.get("/v1/articles", params={"offset": 10_000}).json()
+    assert beyond["items"] == [] and beyond["total"] == page["total"]
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/v1/articles", "/static/app.css", "/livez"])
+def test_head_answers_where_get_does(client, path):
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_the_favicon_is_served(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in r.content
+
+
+def test_liveness_and_readiness(app, client):
+    assert client.get("/livez").json() == {"status": "alive"}
+    ready = client.get("/v1/readyz").json()
+    assert ready["status"] == "ready" and ready["index_version"]
+    # an app whose index is not loaded yet (no start-up run): alive, not ready
+    cold = TestClient(create_app("no-index-here", reader="offline"))
+    assert cold.get("/livez").status_code == 200
+    assert cold.get("/readyz").status_code == 503
+
+
+def test_every_request_has_an_id_in_its_answer_and_its_log_line(client, caplog):
+    with caplog.at_level(logging.INFO, logger="api.access"):
+        mine = client.get("/health", headers={"X-Request-ID": "trace-42"})
+        fresh = client.get("/health")
+        odd = client.get("/health", headers={"X-Request-ID": "no spaces allowed"})
+    assert mine.headers["X-Request-ID"] == "trace-42"
+    assert len(fresh.headers["X-Request-ID"]) == 32
+    assert odd.headers["X-Request-ID"] != "no spaces allowed"
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "api.access"]
+    assert [ln["request_id"] for ln in lines] == [
+        "trace-42",
+        fresh.headers["X-Request-ID"],
+        odd.headers["X-Request-ID"],
+    ]
+    assert all(ln["level"] == "INFO" and re.fullmatch(r"\d{4}-.*Z", ln["ts"]) for ln in lines)
+
+
+def test_the_question_and_the_key_stay_out_of_the_log_unless_asked(site, caplog):
+    for log_questions in (False, True):
+        app = create_app(site["index"], site["corpus"], reader="offline", api_key=KEY,
+                         log_questions=log_questions)  # fmt: skip
+        with TestClient(app) as c, caplog.at_level(logging.INFO, logger="api.access"):
+            caplog.clear()
+            c.post("/ask", json={"question": QUESTION}, headers=AUTH)
+        text = "\n".join(r.getMessage() for r in caplog.records)
+        assert KEY not in text
+        assert (QUESTION in text) is log_questions

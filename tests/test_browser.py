@@ -337,7 +337,7 @@ def test_markup_in_documents_and_questions_is_text_never_code(browser, base_url)
         headers={"X-API-Key": KEY},
         timeout=30,
     )
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     # without the page's CSP, so markup slipping into the DOM would run, not be blocked
     context, page, watch = open_page(browser, base_url, bypass_csp=True)
     try:

@@ -414,6 +414,24 @@ def test_a_10_mb_question_is_413_at_once_and_the_server_lives_on(live, framing):
     assert _health(live)["status"] == "ok"
 
 
+@pytest.mark.parametrize("path", ["/ask", "/v1/ask", "/v1/documents"])
+def test_a_6_mb_body_sent_whole_reads_its_413(live, path):
+    """Python's own client sends the whole body before it reads: it gets the 413 and its
+    detail, not "connection reset by peer" (the server reads the body it refuses)."""
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"question": "问" * 2_000_000}).encode()  # 6 MB of UTF-8
+    req = urllib.request.Request(
+        live.base + path, data=body, headers={"Content-Type": "application/json", **AUTH}
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=20)
+    assert err.value.code == 413
+    assert "detail" in json.loads(err.value.read())
+    assert _health(live)["status"] == "ok"
+
+
 _GARBAGE = [
     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(1, 200)) + b"\r\n\r\n",
     b"GET / HTTP/9.9\r\n\r\n",
@@ -588,7 +606,7 @@ def test_hostile_uploads_write_nothing_outside_the_corpus(live):
         files = [(n, FACT.replace("翠微湖", f"第{i}号湖").encode()) for i, n in enumerate(names)]
         body, content_type = _multipart(files)
         r = c.post("/documents", content=body, headers={**AUTH, "Content-Type": content_type})
-        assert r.status_code == 200, r.text
+        assert r.status_code == 201, r.text
         added = r.json()["added"]
     assert len(added) == len(names)
     for name in added:
@@ -629,7 +647,7 @@ def test_answers_stay_consistent_while_documents_come_and_go(live):
                     time.sleep(0.3)
                     r = _upload(c, FACT_FILE, FACT.encode())
                     writes.append(("upload", r.status_code, r.text))
-                    if r.status_code == 200:
+                    if r.status_code == 201:
                         has_fact[r.json()["version"]] = True
                     time.sleep(0.3)
                     r = c.delete(f"/documents/{FACT_FILE}", headers=AUTH)
@@ -666,9 +684,9 @@ def test_answers_stay_consistent_while_documents_come_and_go(live):
     assert not any(t.is_alive() for t in threads), "a client did not finish"
 
     assert [(kind, status) for kind, status, _ in writes] == [
-        ("upload", 200),
+        ("upload", 201),
         ("delete", 200),
-        ("upload", 200),
+        ("upload", 201),
         ("delete", 200),
     ], writes
     assert len(has_fact) == 5, has_fact  # every write made a new version

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -15,12 +15,14 @@ router = APIRouter()
 
 
 @router.post("/ask", response_model=AnswerOut, responses=documented(400, 413, 422))
-async def ask(body: AskRequest, ctx: Ask) -> Response:
+async def ask(body: AskRequest, ctx: Ask, request: Request) -> Response:
     """Answer a question from the corpus, with evidence and citation.
 
     ``answer`` is null when the corpus does not answer it. An empty question, or one
     over 1000 characters, is a 422 with a readable ``detail``.
     """
+    if request.app.state.log_questions:  # off unless configured: questions may be private
+        request.scope["rag.log"]["question"] = body.question
     pipeline = ctx.live.pipeline  # this request keeps this index, whatever swaps meanwhile
     if pipeline.pure_python:
         # a few milliseconds of pure Python: run it here rather than hand it to a thread

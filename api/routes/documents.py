@@ -17,6 +17,7 @@ router = APIRouter(dependencies=[Depends(require_writer)])
 
 @router.post(
     "/documents",
+    status_code=201,
     response_model=IndexReportOut,
     responses=documented(400, 401, 403, 409, 413, 415, 422, 503),
 )

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
 from api.deps import Live, ServiceMetrics
-from api.schemas import HealthOut
+from api.schemas import ErrorOut, HealthOut
 
 router = APIRouter()
+
+
+@router.get("/livez", responses={200: {"description": "the process answers"}})
+def livez() -> dict[str, str]:
+    """Liveness: the process is up and its event loop answers (no index needed)."""
+    return {"status": "alive"}
+
+
+@router.get("/readyz", responses={503: {"model": ErrorOut, "description": "not ready yet"}})
+def readyz(request: Request) -> dict[str, str]:
+    """Readiness: the index is loaded and questions can be answered."""
+    live = getattr(request.app.state, "live", None)
+    if live is None:
+        raise HTTPException(503, "the service is starting: the index is not loaded yet")
+    return {"status": "ready", "index_version": live.pipeline.version}
 
 
 @router.get("/health", response_model=HealthOut)

@@ -14,10 +14,16 @@ import sys
 from collections.abc import Sequence
 
 from index.errors import IndexLoadError
+from rag import __version__
 from rag.cli import corpus_cmds, model_cmds, question_cmds
+from rag.cli.options import DefaultsFormatter
 from rag.ingest.loaders import CorpusError
 
 log = logging.getLogger("rag")
+
+# exit codes: 0 done; 1 a check failed (eval.identity compare); 2 bad input, corpus or
+# model; 3 no index or an unreadable one; 4 the port `rag serve` was given is taken
+EXIT_PORT_IN_USE = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rag", description="Question answering over Chinese documents."
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    p.add_argument("--version", action="version", version=f"rag-zh {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     # in the order `rag --help` lists the commands
     for add in (
@@ -36,7 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         question_cmds.add_eval_parser,
     ):
         add(sub)
+    _format_defaults(p)
     return p
+
+
+def _format_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every parser, subcommands' included, lists each option with its default."""
+    parser.formatter_class = DefaultsFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _format_defaults(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
+    except question_cmds.PortInUse as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PORT_IN_USE
     except (CorpusError, ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag.cli.options import add_shared_options, index_dir_of
+from rag.cli.options import INDEX_DIR_HELP, add_shared_options, index_dir_of
 from rag.cli.output import fit, print_json
 
 
@@ -127,7 +127,7 @@ def add_index_parsers(sub: argparse._SubParsersAction) -> None:
         "build", help="build the index of a corpus folder, or update it incrementally"
     )
     b.add_argument("corpus_dir")
-    b.add_argument("--index-dir", help="where the index lives (default var/index)")
+    b.add_argument("--index-dir", help=INDEX_DIR_HELP)
     b.add_argument(
         "--embedder",
         default="auto",

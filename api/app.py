@@ -18,7 +18,6 @@ value; 413 is kept for request bodies over the byte limit), and an unexpected fa
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -30,17 +29,19 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.loop_turns import LoopTurns
 from api.metrics import Metrics
-from api.middleware import BodyLimit, HeadAsGet, RequestObserver
+from api.middleware import API_PREFIX, BodyLimit, HeadAsGet, RequestObserver
 from api.routes import articles, ask, documents, health, page
 from api.schemas import ErrorOut
 from rag import __version__, check_import_roots
 from rag.live_index import LiveIndex
+from rag.settings import Settings, load_settings
 
 log = logging.getLogger("api")
 
-API_PREFIX = "/v1"
-MAX_BODY_BYTES = 64 * 1024  # every request but an upload
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a whole POST /documents body, all files together
+# the defaults of RAG_MAX_BODY_BYTES (every request but an upload) and RAG_MAX_UPLOAD_BYTES
+# (a whole POST /documents body, all files together)
+MAX_BODY_BYTES = Settings.model_fields["max_body_bytes"].default
+MAX_UPLOAD_BYTES = Settings.model_fields["max_upload_bytes"].default
 
 
 def create_app(
@@ -49,15 +50,15 @@ def create_app(
     reader: str = "auto",
     api_key: str | None = None,
     allow_local_writes: bool = False,
-    max_upload_bytes: int = MAX_UPLOAD_BYTES,
-    max_body_bytes: int = MAX_BODY_BYTES,
+    max_upload_bytes: int | None = None,
+    max_body_bytes: int | None = None,
     log_questions: bool = False,
 ) -> FastAPI:
     """The service over the index in ``index_dir``; uploads go to ``corpus_dir``.
 
-    ``api_key`` defaults to the environment variable ``RAG_API_KEY``. Without a key the
-    write endpoints answer 403 unless ``allow_local_writes`` (which trusts every client
-    that can reach the port).
+    What is not given comes from :class:`rag.settings.Settings` (``RAG_API_KEY``, the body
+    limits, ``RAG_LOG_QUESTIONS``). Without a key the write endpoints answer 403 unless
+    ``allow_local_writes`` (which trusts every client that can reach the port).
     """
     check_import_roots()  # another distribution's `index` or `eval` first on the path: say so
     app = FastAPI(
@@ -67,14 +68,19 @@ def create_app(
         lifespan=_serving(Path(index_dir), Path(corpus_dir) if corpus_dir else None, reader),
         responses={500: {"model": ErrorOut, "description": "internal error"}},
     )
-    key = api_key if api_key is not None else os.environ.get("RAG_API_KEY")
+    settings = load_settings()
+    key = api_key if api_key is not None else settings.key()
     app.state.api_key = key or None
     app.state.allow_local_writes = allow_local_writes
     app.state.write_mode = "api-key" if key else ("local" if allow_local_writes else "disabled")
     app.state.metrics = Metrics()
-    app.state.log_questions = log_questions or bool(os.environ.get("RAG_LOG_QUESTIONS"))
+    app.state.log_questions = log_questions or settings.log_questions
     app.state.turns = LoopTurns()
-    app.add_middleware(BodyLimit, default=max_body_bytes, uploads=max_upload_bytes)
+    app.add_middleware(
+        BodyLimit,
+        default=max_body_bytes or settings.max_body_bytes,
+        uploads=max_upload_bytes or settings.max_upload_bytes,
+    )
     app.add_middleware(HeadAsGet)
     app.add_middleware(RequestObserver, metrics=app.state.metrics)  # outermost: sees every status
     errors.install(app)
@@ -96,11 +102,17 @@ def _serving(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics: Metrics = app.state.metrics
-        live = await run_in_threadpool(
-            LiveIndex.open, index_dir, reader, corpus_dir, lambda: metrics.count("reindex")
-        )
+
+        def swapped() -> None:  # an update swapped in: count it, and say what is served now
+            metrics.count("reindex")
+            now = getattr(app.state, "live", None)
+            if now is not None:
+                metrics.describe_served(now.pipeline.describe())
+
+        live = await run_in_threadpool(LiveIndex.open, index_dir, reader, corpus_dir, swapped)
         app.state.live = live
         served = live.pipeline.describe()
+        metrics.describe_served(served)
         emb, rd = served["embedder"], served["reader"]
         log.info(
             "serving %s (%s): %d articles, %d chunks; embedder %s%s, reader %s%s; writes %s",

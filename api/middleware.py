@@ -105,6 +105,21 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
+API_PREFIX = "/v1"
+
+
+def route_label(scope: Scope) -> str:
+    """The route a request matched, as its template (``/v1/articles/{article_id}``), so
+    metrics stay few; ``unmatched`` for none. (FastAPI names an included router's route
+    without the prefix it was included under: the versioned prefix is put back.)"""
+    route = getattr(scope.get("route"), "path", None)
+    if route is None:
+        return "unmatched"
+    if scope["path"].startswith(API_PREFIX + "/") and not route.startswith(API_PREFIX + "/"):
+        return API_PREFIX + route
+    return route
+
+
 class RequestObserver:
     """Time, count and log every request (one JSON line, with its id); turn a crash into a
     JSON 500. A route adds to the line through ``scope["rag.log"]`` (a dict)."""
@@ -141,7 +156,7 @@ class RequestObserver:
                 await response(scope, receive, send)
         finally:
             seconds = time.perf_counter() - t0
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = route_label(scope)
             self.metrics.observe(scope["method"], route, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
                 line = {

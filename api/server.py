@@ -19,12 +19,11 @@ _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """JSON lines (``RAG_LOG_FORMAT=text`` for plain ones); the access log is JSON either way."""
-    import os
-
+    """JSON lines (``log_format = "text"`` for plain ones); the access log is JSON either way."""
     from api.logs import configure
+    from rag.settings import load_settings
 
-    configure(level, os.environ.get("RAG_LOG_FORMAT", "json"))
+    configure(level, load_settings().log_format)
 
 
 def serve(
@@ -61,21 +60,32 @@ def serve(
         # (questions always run on one thread of their own: index/st_embedder.py)
         cores = os.cpu_count() or 1
         os.environ.setdefault("RAG_EMBED_THREADS", str(max(1, cores // workers)))
-        os.environ.update(
+        # metrics of all workers, added up at each scrape (api/metrics.py): a folder of
+        # their value files, new for this run, set before any worker imports the client
+        import shutil
+        import tempfile
+
+        metrics_dir = tempfile.mkdtemp(prefix="rag-metrics-")
+        os.environ.update(  # the workers read their settings from the environment
+            PROMETHEUS_MULTIPROC_DIR=metrics_dir,
             RAG_INDEX_DIR=str(index_dir),
-            RAG_CORPUS_DIR=str(corpus_dir or ""),
             RAG_READER=reader,
-            RAG_ALLOW_LOCAL_WRITES="1" if allow_local_writes else "",
+            RAG_ALLOW_LOCAL_WRITES="1" if allow_local_writes else "0",
         )
-        uvicorn.run(
-            "api.server:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-            log_config=None,
-        )
+        if corpus_dir:
+            os.environ["RAG_CORPUS_DIR"] = str(corpus_dir)
+        try:
+            uvicorn.run(
+                "api.server:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                access_log=False,
+                log_config=None,
+            )
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     app = create_app(
         index_dir, corpus_dir=corpus_dir, reader=reader, allow_local_writes=allow_local_writes
@@ -109,17 +119,18 @@ def _nodelay_for_workers() -> None:
 
 
 def app_from_env():
-    """The app of one worker process, configured by ``serve`` through the environment."""
-    import os
-
+    """The app of one worker process, configured by ``serve`` through the environment
+    (:class:`rag.settings.Settings`)."""
     from api.app import create_app
+    from rag.settings import load_settings
 
     configure_logging()
+    s = load_settings()
     return create_app(
-        os.environ["RAG_INDEX_DIR"],
-        corpus_dir=os.environ.get("RAG_CORPUS_DIR") or None,
-        reader=os.environ.get("RAG_READER", "auto"),
-        allow_local_writes=bool(os.environ.get("RAG_ALLOW_LOCAL_WRITES")),
+        s.index_dir,
+        corpus_dir=s.corpus_dir,
+        reader=s.reader,
+        allow_local_writes=s.allow_local_writes,
     )
 
 

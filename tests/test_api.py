@@ -264,11 +264,16 @@ def test_metrics_count_requests_and_describe_the_index(client):
     assert re.search(
         r'rag_http_requests_total\{method="POST",path="/ask",status="422"\} [1-9]', text
     )
-    assert 'rag_http_request_duration_seconds_bucket{path="/ask",le="+Inf"}' in text
-    assert 'rag_http_request_duration_seconds_count{path="/ask"}' in text
-    chunks = client.get("/health").json()["chunk_count"]
-    assert f"rag_index_chunks {chunks}" in text
+    # latency by route and status
+    assert 'rag_http_request_duration_seconds_bucket{le="+Inf",path="/ask",status="200"}' in text
+    assert 'rag_http_request_duration_seconds_count{path="/ask",status="422"}' in text
+    health = client.get("/health").json()
+    assert f"rag_index_chunks {float(health['chunk_count'])}" in text
     assert re.search(r'rag_answers_total\{outcome="answered"\} [1-9]', text)
+    info = re.search(r"rag_served_info\{([^}]*)\} 1\.0", text)
+    assert info and f'index_version="{health["index_version"]}"' in info.group(1)
+    assert 'reader="offline"' in info.group(1)
+    assert re.search(r"rag_index_build_timestamp_seconds \d\.\d+e\+09", text)
 
 
 def test_one_json_access_line_per_request(client, caplog):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from api.deps import Live, ServiceMetrics
+from api.metrics import CONTENT_TYPE
 from api.schemas import ErrorOut, HealthOut
 
 router = APIRouter()
@@ -39,13 +40,7 @@ def health(live: Live, request: Request) -> dict[str, Any]:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics_text(live: Live, metrics: ServiceMetrics) -> PlainTextResponse:
-    """Prometheus text format."""
-    served = live.pipeline.describe()
-    text = metrics.render(
-        {
-            "rag_index_chunks": ("Chunks in the live index.", served["chunk_count"]),
-            "rag_index_articles": ("Articles in the live index.", served["article_count"]),
-        }
-    )
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+def metrics_text(live: Live, metrics: ServiceMetrics) -> Response:
+    """Prometheus text format (with several workers: all of them, added up)."""
+    metrics.describe_served(live.pipeline.describe())
+    return Response(metrics.render(), media_type=CONTENT_TYPE)

@@ -37,6 +37,9 @@ def add_shared_options(
 
 def index_dir_of(args: argparse.Namespace) -> Path:
     """``--index-dir``, or the default index folder when it is not given."""
-    from rag.indexing import DEFAULT_INDEX_DIR
 
-    return Path(args.index_dir) if args.index_dir else DEFAULT_INDEX_DIR
+    if args.index_dir:
+        return Path(args.index_dir)
+    from rag.settings import load_settings
+
+    return load_settings().index_dir  # RAG_INDEX_DIR, the config file, or var/index

@@ -97,26 +97,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
     from index.layout import FORMAT_VERSION, rebuild_hint
     from index.store import IndexStore
+    from rag.settings import load_settings
 
-    port_free(args.host, args.port)  # before anything loads: exit 4 now
-    index_dir = index_dir_of(args)
+    s = load_settings(
+        host=args.host,
+        port=args.port,
+        index_dir=args.index_dir,
+        corpus_dir=args.corpus_dir,
+        reader=args.reader,
+        allow_local_writes=args.allow_local_writes,
+        workers=args.workers,
+    )
+    port_free(s.host, s.port)  # before anything loads: exit 4 now
+    index_dir = s.index_dir
     manifest = IndexStore.read_manifest(index_dir)  # no index, or an unreadable one: exit 3 now
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexLoadError(
             f"the index at {index_dir} has format {manifest.get('format_version')!r}, this "
             f"version reads {FORMAT_VERSION}; {rebuild_hint(index_dir)}"
         )
-    if args.reader == "neural":  # refused now with its message, not as a failed start-up
+    if s.reader == "neural":  # refused now with its message, not as a failed start-up
         from rag.reader.neural.reader import check_adapter
 
         check_adapter()
-    corpus = args.corpus_dir or manifest.get("settings", {}).get("corpus_dir")
-    print(
-        f"serving {index_dir} on http://{args.host}:{args.port}/ (corpus {corpus})", file=sys.stderr
-    )
-    serve(
-        args.host, args.port, index_dir, corpus, args.reader, args.allow_local_writes, args.workers
-    )
+    corpus = s.corpus_dir or manifest.get("settings", {}).get("corpus_dir")
+    print(f"serving {index_dir} on http://{s.host}:{s.port}/ (corpus {corpus})", file=sys.stderr)
+    serve(s.host, s.port, index_dir, corpus, s.reader, s.allow_local_writes, s.workers)
     return 0
 
 
@@ -142,26 +148,33 @@ def add_question_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def add_serve_parser(sub: argparse._SubParsersAction) -> None:
-    sv = sub.add_parser("serve", help="run the HTTP service and the chat page")
-    sv.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    sv.add_argument("--port", type=int, default=8000, help="port to listen on")
-    sv.add_argument("--index-dir", help=INDEX_DIR_HELP)
+    sv = sub.add_parser(
+        "serve",
+        help="run the HTTP service and the chat page",
+        description="Each option's default comes from RAG_<NAME> in the environment, then "
+        "the TOML file $RAG_CONFIG (or ./rag.toml), then the value shown.",
+    )
+    sv.add_argument("--host", help="address to listen on (default: RAG_HOST or 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port to listen on (default: RAG_PORT or 8000)")
+    sv.add_argument("--index-dir", help="the index to serve (default: RAG_INDEX_DIR or var/index)")
     sv.add_argument(
-        "--corpus-dir", help="where uploads go (default: the folder the index was built from)"
+        "--corpus-dir",
+        help="where uploads go (default: RAG_CORPUS_DIR or the folder the index was built from)",
     )
     sv.add_argument(
-        "--reader", default="auto", help="auto (default), neural, offline, or a QA model"
+        "--reader", help="auto, neural, offline, or a QA model (default: RAG_READER or auto)"
     )
     sv.add_argument(
         "--allow-local-writes",
         action="store_true",
-        help="allow uploads and deletes without RAG_API_KEY (trusts every client: local use only)",
+        default=None,
+        help="allow uploads and deletes without RAG_API_KEY (trusts every client: local use "
+        "only; default: RAG_ALLOW_LOCAL_WRITES or off)",
     )
     sv.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes (default 1; one per core for throughput)",
+        help="worker processes, one per core for throughput (default: RAG_WORKERS or 1)",
     )
     sv.set_defaults(func=cmd_serve)
 

@@ -226,7 +226,7 @@
     showPanel(opener);
     let art;
     try {
-      const res = await fetch(`/articles/${encodeURIComponent(id || "")}`);
+      const res = await fetch(`/v1/articles/${encodeURIComponent(id || "")}`);
       const data = await res.json().catch(() => null);
       if (!res.ok) throw new Error(errorText(res.status, data));
       art = data;
@@ -292,7 +292,7 @@
     node.scrollIntoView({ block: "end" });
     saveTurns();
     try {
-      const res = await fetch("/ask", {
+      const res = await fetch("/v1/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ question: turn.question }),
@@ -333,7 +333,7 @@
 
   async function loadHealth() {
     try {
-      const res = await fetch("/health");
+      const res = await fetch("/v1/health");
       if (!res.ok) throw new Error(String(res.status));
       const h = await res.json();
       showComponent($("footer-embedder"), "检索模型", h.embedder);

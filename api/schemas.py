@@ -13,6 +13,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from rag.conversation import MAX_HISTORY, Turn
 from rag.question_rule import MAX_QUESTION_CHARS, check_question
 from rag.types import Article, Chunk, Citation, Evidence
 
@@ -41,6 +42,25 @@ def _model_of(
     return create_model(name, __config__=_OPEN, **fields, **more)
 
 
+class HistoryTurn(BaseModel):
+    """An earlier turn of the conversation, as the client shows it."""
+
+    question: str = Field(max_length=MAX_QUESTION_CHARS, description="what was asked")
+    understood_as: str | None = Field(
+        None, max_length=MAX_QUESTION_CHARS, description="the answer's `understood_as`"
+    )
+    answer: str | None = Field(None, max_length=500, description="the answer given, if any")
+    answer_type: str | None = Field(None, max_length=20, description="the answer's type")
+    article_id: str | None = Field(
+        None, max_length=200, description="the article the answer cited (`citations[0]`)"
+    )
+
+    def turn(self) -> Turn:
+        return Turn(
+            self.question, self.understood_as, self.answer, self.answer_type, self.article_id
+        )
+
+
 class AskRequest(BaseModel):
     question: str = Field(
         description=f"the question, in natural language (at most {MAX_QUESTION_CHARS} characters)",
@@ -50,6 +70,12 @@ class AskRequest(BaseModel):
     # strict: true or "5" is not a count (pydantic would otherwise read true as 1)
     top_k: int = Field(
         5, ge=1, le=MAX_TOP_K, strict=True, description="how many passages to return"
+    )
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY,
+        description="the conversation so far, oldest first: a follow-up (销售额呢？) is "
+        "completed from the last turn and answered as `understood_as`",
     )
 
     @field_validator("question")
@@ -85,6 +111,9 @@ class AnswerOut(BaseModel):
     confidence: float
     doubtful: bool = Field(
         False, description="answered, but below 0.5 confidence: show it as a guess"
+    )
+    understood_as: str | None = Field(
+        None, description="a follow-up completed from the history: the question answered"
     )
     evidence: EvidenceOut | None = None  # type: ignore[valid-type]
     citations: list[CitationOut] = []  # type: ignore[valid-type]

@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from rag.conversation import MAX_HISTORY, Turn, rewrite
 from rag.question_rule import MAX_QUESTION_CHARS, QuestionError, check_question
 from rag.reader import Reader, Reading, SpanGuess, make_reader
 from rag.reader.folding import FoldedArticles, read_folded
@@ -22,6 +24,11 @@ from rag.text.sentences import article_sentences
 from rag.types import Answer, Article, Citation, Evidence, Passage
 
 __all__ = ["MAX_QUESTION_CHARS", "Pipeline", "PipelineSettings", "QuestionError", "check_question"]
+
+
+# a follow-up stays in the article the conversation is about when that article's passages
+# are among the first FOLLOW_DEPTH retrieved for the completed question
+FOLLOW_DEPTH = 20
 
 
 @dataclass(frozen=True)
@@ -127,15 +134,32 @@ class Pipeline:
         return article, self.store.originals.get(article.source, "")[article.start : article.end]
 
     # -- questions ---------------------------------------------------------------------
-    def ask(self, question: str, top_k: int = 5) -> Answer:
-        """Answer ``question`` (refused with :class:`QuestionError` by :func:`check_question`)."""
-        return self.answer(check_question(question), top_k)
+    def ask(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+        """Answer ``question`` (refused with :class:`QuestionError` by :func:`check_question`);
+        with ``history``, a follow-up is first completed from it (:mod:`rag.conversation`)."""
+        return self.answer(check_question(question), top_k, history)
 
-    def answer(self, question: str, top_k: int = 5) -> Answer:
-        """Answer a question that :func:`check_question` has already accepted and returned."""
+    def answer(self, question: str, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+        """Answer a question that :func:`check_question` has already accepted and returned;
+        a follow-up of ``history`` is answered as completed, and says so (``understood_as``)."""
+        if history:
+            understood = rewrite(question, history[-MAX_HISTORY:])
+            if understood.changed:
+                done = self._answer(understood.question, top_k, history[-1].article_id)
+                return replace(done, question=question, understood_as=understood.question)
+        return self._answer(question, top_k, None)
+
+    def _answer(self, question: str, top_k: int, stay_in: str | None) -> Answer:
+        """Retrieve, read, compose; with ``stay_in`` (a follow-up's previous article) that
+        article's passages among the first :data:`FOLLOW_DEPTH` retrieved are read first."""
         top_k = max(1, min(int(top_k), 50))
         t0 = time.perf_counter()
-        passages = self.retriever.search(question, max(top_k, self.settings.read_k))
+        want = max(top_k, self.settings.read_k)
+        if stay_in:
+            found = self.retriever.search(question, max(want, FOLLOW_DEPTH))
+            passages = sorted(found, key=lambda p: p.chunk.article_id != stay_in)[:want]
+        else:
+            passages = self.retriever.search(question, want)
         t1 = time.perf_counter()
         reading = self.read(question, passages[: self.settings.read_k])
         t2 = time.perf_counter()

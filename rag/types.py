@@ -286,6 +286,8 @@ class Answer:
     reader: str = ""
     index_version: str = ""  # the index version that answered (one per answer, never a mix)
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    # a follow-up completed from the conversation: the question that was answered
+    understood_as: str | None = None
 
     @property
     def abstained(self) -> bool:
@@ -311,4 +313,5 @@ class Answer:
             "reader": self.reader,
             "index_version": self.index_version,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "understood_as": self.understood_as,
         }

@@ -457,3 +457,25 @@ def test_a_doubtful_answer_looks_like_a_guess(browser, base_url):
         expect(box.locator("[data-testid=doubt-label]")).to_have_text("可能是")
         expect(box.locator("[data-testid=answer-text]")).to_contain_text(real["answer"])
         expect(box.locator("[data-testid=confidence]")).to_contain_text("置信度 44%（不确定")
+
+
+def test_a_three_turn_chat_completes_follow_ups_and_shows_how(desk):
+    """A question, then two follow-ups that only make sense after it: the page sends the
+    conversation, the service completes each (理解为：…, as text), and answers from the same
+    article."""
+    first = ask(desk, "天津港2023年集装箱吞吐量突破了多少？")
+    expect(first.locator(".answer-text")).to_have_text("2218万标准箱")
+    turns = desk.locator("#conversation > li")
+    expect(turns.nth(0).get_by_test_id("understood-as")).to_have_count(0)  # stood alone
+    second = ask(desk, "航线呢？")
+    expect(turns.nth(1).get_by_test_id("understood-as")).to_have_text(
+        "理解为：天津港2023年航线多少？"
+    )
+    expect(second.locator(".answer-text")).to_have_text("145条")
+    third = ask(desk, "它搭建了什么平台？")
+    expect(turns.nth(2).get_by_test_id("understood-as")).to_contain_text("理解为：天津港")
+    expect(third.get_by_test_id("cite-chip").first).to_contain_text("对外开放")
+    desk.reload()  # the conversation and what each turn was understood as are kept
+    expect(turns.nth(1).get_by_test_id("understood-as")).to_have_text(
+        "理解为：天津港2023年航线多少？"
+    )

@@ -109,6 +109,10 @@
   function renderTurn(turn) {
     const li = el("li", { className: "turn", attrs: { "data-turn": turn.id } });
     li.append(el("div", { className: "msg msg-question", testid: "msg-question", text: turn.question || "（空问题）" }));
+    if (turn.state === "done" && turn.answer && turn.answer.understood_as) {
+      // a follow-up completed from the conversation: say what was answered, as text
+      li.append(el("div", { className: "understood", testid: "understood-as", text: `理解为：${turn.answer.understood_as}` }));
+    }
     if (turn.state === "pending") {
       li.append(
         el("div", {
@@ -280,6 +284,22 @@
     form.setAttribute("aria-busy", String(on));
   }
 
+  // The conversation the server completes a follow-up from (销售额呢？): the last answered
+  // turns, as they were understood.
+  const HISTORY_TURNS = 4;
+  function historyBefore(turn) {
+    return turns
+      .filter((t) => t !== turn && t.state === "done" && t.answer)
+      .slice(-HISTORY_TURNS)
+      .map((t) => ({
+        question: t.question,
+        understood_as: t.answer.understood_as || null,
+        answer: t.answer.answer == null ? null : String(t.answer.answer).slice(0, 500),
+        answer_type: t.answer.answer_type || null,
+        article_id: (t.answer.citations && t.answer.citations[0] && t.answer.citations[0].article_id) || null,
+      }));
+  }
+
   async function ask() {
     if (busy) return;
     const turn = { id: newId(), question: input.value.trim(), state: "pending" };
@@ -295,7 +315,7 @@
       const res = await fetch("/v1/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: turn.question }),
+        body: JSON.stringify({ question: turn.question, history: historyBefore(turn) }),
       });
       const data = await res.json().catch(() => null);
       if (res.ok && data && typeof data === "object") {

@@ -38,6 +38,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from eval.runner import format_answer_table, format_retrieval_table, run_answers, run_retrieval
 
     out = Path(args.out) if args.out else None
+    if args.conversations:
+        from eval.conversations import evaluate, table
+
+        metrics = evaluate(
+            Path(args.conversations), index_dir_of(args), args.reader, out, progress=not args.json
+        )
+        if args.json:
+            print_json(metrics)
+        else:
+            print(table({k: v for k, v in metrics.items() if isinstance(v, dict)}))
+            print(f"reader {metrics['reader']}")
+        return 0
     if args.retrieval:
         result = run_retrieval(args.dataset, index_dir_of(args), out, progress=not args.json)
         if args.json:
@@ -186,6 +198,11 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", help="folder for the report")
     only = "retrieval metrics only (recall@k, MRR, article-hit@k)"
     ev.add_argument("--retrieval", action="store_true", help=only)
+    ev.add_argument(
+        "--conversations",
+        help="a conversations JSONL (eval/conversations.jsonl): follow-ups completed from the "
+        "history against the same questions asked standalone (default: off)",
+    )
     ev.add_argument("--reader", default="auto", help="auto (default), neural, offline, or a model")
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
     ev.set_defaults(func=cmd_eval)

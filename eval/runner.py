@@ -15,12 +15,12 @@ def run_retrieval(
 ) -> dict:
     from tqdm import tqdm
 
-    from index.hybrid import HybridRetriever
-    from index.store import IndexStore
+    from rag.pipeline import Pipeline
+    from rag.reader.offline import OfflineReader
 
     questions = load_questions(dataset or DEFAULT_DATASET)
-    store = IndexStore.load(index_dir)
-    retriever = HybridRetriever(store)
+    pipe = Pipeline.over(index_dir, OfflineReader.load())  # Milvus too, with RAG_MILVUS_URI
+    store, retriever = pipe.store, pipe.retriever
     bar = tqdm(
         total=sum(1 for q in questions if q.answerable), desc="retrieval eval", disable=not progress
     )

@@ -61,13 +61,23 @@ class HybridRetriever:
         self.settings = s
 
     def search(self, question: str, k: int = 5) -> list[Passage]:
-        s = self.settings
-        depth = max(s.depth, k)
         question = self.store.matching_text(question)
+        return self._fuse(k, *self._candidates(question, max(self.settings.depth, k)))
+
+    def _candidates(
+        self, question: str, depth: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Dense ids, BM25 ids and scores (best first), and the question's vector."""
         tokens = self.store.tokenizer.tokens(question)  # segmented once, for both retrievers
         q = self.store.embedder.embed_query(question, tokens=tokens)
         d_ids, _ = self.store.vstore.search(q, depth)
         s_ids, s_scores = self.store.bm25.search(self.store.tokenizer.for_query(tokens), depth)
+        return d_ids, s_ids, s_scores, q
+
+    def _fuse(
+        self, k: int, d_ids: np.ndarray, s_ids: np.ndarray, s_scores: np.ndarray, q: np.ndarray
+    ) -> list[Passage]:
+        s = self.settings
         d_rank = {i: r for r, i in enumerate(d_ids.tolist())}
         s_rank = {i: r for r, i in enumerate(s_ids.tolist())}
         if s.method == "rrf":

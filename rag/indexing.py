@@ -36,6 +36,7 @@ def build_index(
     hnsw_above: int = 50_000,
     progress: Callable[[str, int, int | None], Any] | None = None,
     on_skip: Callable[[str, str], None] | None = None,
+    milvus_uri: str | None = None,
 ) -> UpdateReport:
     """Index ``corpus_dir`` into ``index_dir``, incrementally when an index is already there.
 
@@ -81,13 +82,17 @@ def build_index(
         if previous is not None:
             emb = previous.embedder  # keep the fitted embedder for an incremental update
             if all(v is None for v in sources.values()) and set(sources) == set(old_fps):
+                if milvus_uri:
+                    from index.milvus_store import ensure_synced
+
+                    ensure_synced(previous, milvus_uri)
                 return UpdateReport(
                     unchanged=len(sources),
                     chunk_count=len(previous.chunks),
                     version=previous.version,
                 )
         where = {"corpus_dir": str(corpus_dir.resolve())}
-        return write_index(
+        report = write_index(
             index_dir,
             sources,
             embedder=emb,
@@ -96,6 +101,11 @@ def build_index(
             progress=progress,
             hnsw_above=hnsw_above,
         )
+        if milvus_uri:  # the new version's search side to Milvus, switched in one step
+            from index.milvus_store import sync_to_milvus
+
+            sync_to_milvus(IndexStore.load(index_dir), milvus_uri)
+        return report
 
 
 @contextlib.contextmanager

@@ -40,11 +40,23 @@ class PipelineSettings:
 class Pipeline:
     """An index plus a retriever plus a reader; thread-safe for questions once built."""
 
-    def __init__(self, store, reader: Reader, settings: PipelineSettings | None = None) -> None:
-        from index.hybrid import HybridRetriever
-
+    def __init__(
+        self,
+        store,
+        reader: Reader,
+        settings: PipelineSettings | None = None,
+        milvus_uri: str | None = None,
+    ) -> None:
         self.store = store
-        self.retriever = HybridRetriever(store)
+        self.milvus_uri = milvus_uri
+        if milvus_uri:  # the vectors and BM25 in Milvus (index/milvus_store.py)
+            from index.milvus_store import MilvusRetriever
+
+            self.retriever = MilvusRetriever(store, milvus_uri)
+        else:
+            from index.hybrid import HybridRetriever
+
+            self.retriever = HybridRetriever(store)
         self.reader = reader
         self.settings = settings or PipelineSettings()
         self._folded = FoldedArticles()
@@ -55,16 +67,23 @@ class Pipeline:
 
     @classmethod
     def over(
-        cls, index_dir: Path, reader: Reader, settings: PipelineSettings | None = None
+        cls,
+        index_dir: Path,
+        reader: Reader,
+        settings: PipelineSettings | None = None,
+        milvus_uri: str | None = None,
     ) -> Pipeline:
-        """The index live in ``index_dir`` (as loaded now) with this reader and settings."""
+        """The index live in ``index_dir`` (as loaded now) with this reader and settings;
+        searched in Milvus at ``milvus_uri`` (default ``RAG_MILVUS_URI``) when there is one."""
         from index.store import IndexStore
+        from rag.settings import load_settings
 
-        return cls(IndexStore.load(Path(index_dir)), reader, settings)
+        uri = milvus_uri or load_settings().milvus_uri
+        return cls(IndexStore.load(Path(index_dir)), reader, settings, uri)
 
     def reloaded(self, index_dir: Path) -> Pipeline:
         """The index live in ``index_dir`` now, read with this pipeline's reader and settings."""
-        return Pipeline.over(index_dir, self.reader, self.settings)
+        return Pipeline.over(index_dir, self.reader, self.settings, self.milvus_uri)
 
     def warm_up(self) -> Pipeline:
         """Load what the first question would otherwise wait for (jieba's dictionary, the

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] = Field("json", description="the service log's lines")
     log_questions: bool = Field(False, description="put the question in the access line")
+    milvus_uri: str | None = Field(
+        None, description="search the index's vectors and BM25 in Milvus (file or server)"
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body")
     max_upload_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, description="largest upload (all files of one request)"

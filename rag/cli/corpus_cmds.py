@@ -63,6 +63,8 @@ def cmd_index_build(args: argparse.Namespace) -> int:
             )
         bars[stage].update(n)
 
+    from rag.settings import load_settings
+
     report = build_index(
         args.corpus_dir,
         index_dir_of(args),
@@ -72,6 +74,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
         chunk_overlap=args.chunk_overlap,
         hnsw_above=args.hnsw_above,
         progress=progress,
+        milvus_uri=args.milvus_uri or load_settings().milvus_uri,
     )
     for b in bars.values():
         b.close()
@@ -143,6 +146,11 @@ def add_index_parsers(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=50_000,
         help="use an approximate HNSW vector index above this many chunks (default 50000)",
+    )
+    b.add_argument(
+        "--milvus-uri",
+        help="also put the vectors and BM25 in Milvus: a Milvus Lite file (var/milvus.db) or a "
+        "server (http://host:19530); default: RAG_MILVUS_URI, else none",
     )
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
     b.set_defaults(func=cmd_index_build)

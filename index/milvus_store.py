@@ -97,10 +97,12 @@ def sync_to_milvus(store: IndexStore, uri: str, prefix: str = DEFAULT_PREFIX) ->
 
 
 def _alias_target(client: Any, alias: str) -> str | None:
-    try:
-        return client.describe_alias(alias=alias).get("collection_name")
-    except Exception:  # noqa: BLE001 - pymilvus raises its own error for an unknown alias
-        return None
+    """The collection the alias names, or None (looked up without provoking pymilvus's
+    logged error for an unknown alias)."""
+    for name in client.list_collections():
+        if alias in client.list_aliases(collection_name=name).get("aliases", []):
+            return name
+    return None
 
 
 def ensure_synced(store: IndexStore, uri: str, prefix: str = DEFAULT_PREFIX) -> None:

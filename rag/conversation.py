@@ -44,9 +44,8 @@ _TIME = re.compile(
     r"(?:\d{4}|[一二〇零○]{4})年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月(?:\d{1,2}日)?|"
     r"今年|去年|前年|明年|上半年|下半年|全年|当年|同期|第[一二三四1-4]季度|[一二三四1-4]季度"
 )
-# a demonstrative and what follows it up to a noun ("该项目", "这个活动", "这些企业"), or a
-# bare pronoun; 其 reads as "its"
-# a pronoun, or a demonstrative (whose measure word and noun go with it: 该村, 这个活动)
+# a pronoun (其 reads as "its"), or a demonstrative, whose measure word and noun go with
+# it (该村, 这个活动)
 _REFERENCE = re.compile(
     r"(?P<pron>它们|它|他们|她们|他|她|其|这里|那里|此处|此地|当地)"
     r"|(?P<dem>该|这个|这一|这些|这项|这家|这座|这所|这条|这位|这|此|那个|那些)"

@@ -160,7 +160,7 @@ def test_oversized_body_is_413_by_length_and_by_stream(client):
 
 
 def test_unexpected_error_is_json_500_and_logged(client, monkeypatch, caplog):
-    def boom(self, question, top_k=5):
+    def boom(self, question, top_k=5, history=()):
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(Pipeline, "answer", boom)  # what /ask calls once the question is checked

@@ -25,6 +25,7 @@ trafilatura, or when it finds no main text, the whole visible text is kept.
 
 from __future__ import annotations
 
+import bisect
 import html
 import logging
 import re
@@ -118,7 +119,6 @@ class WebPage:
     author: str | None = None
     date: str | None = None  # YYYY-MM-DD
     site: str | None = None
-    main_found: bool = False  # whether the main text was told from the rest
 
     @property
     def meta(self) -> dict[str, str]:
@@ -164,11 +164,10 @@ def keep_main_lines(visible: str, main: str) -> str:
             n = _norm(line)
             if not n:
                 continue
-            before = [found[a][1] for a in anchors if a < (bi, li)]
-            after = [found[a][0] for a in anchors if a > (bi, li)]
-            lo = before[-1] if before else 0
-            hi = after[0] if after else len(target)
-            if (before or after) and n in target[lo:hi]:
+            at = bisect.bisect_left(anchors, (bi, li))  # the kept lines around this one
+            lo = found[anchors[at - 1]][1] if at > 0 else 0
+            hi = found[anchors[at]][0] if at < len(anchors) else len(target)
+            if anchors and n in target[lo:hi]:
                 keep.append(line)
         if keep:
             kept.append("\n".join(keep))
@@ -259,4 +258,4 @@ def read_page(markup: str) -> WebPage:
     site = _site(doc.sitename, title, markup)
     found = bool(_norm(main))
     text = _headed(main if found else visible, title)
-    return WebPage(text, title, author, _date(doc.date), site, main_found=found)
+    return WebPage(text, title, author, _date(doc.date), site)

@@ -66,11 +66,6 @@ def _converter():
     return cc
 
 
-def available() -> bool:
-    """Whether folding converts (OpenCC is installed) or leaves text as written."""
-    return not _opencc_missing()
-
-
 def fold(text: str) -> str:
     """``text`` in Simplified characters, of the same length, character for character."""
     if not text or text.isascii():
